@@ -1,0 +1,341 @@
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use toml::{Table, Value};
+
+use super::{Config, LANGUAGES};
+
+/// One line naming the key and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// Reads the file at `path` (absent and not `required` ⇒ built-in defaults), lays
+/// `env`'s `DOORCODE_<SECTION>_<KEY>` values over it and checks the result.
+pub fn load_config(
+    path: &Path,
+    required: bool,
+    env: &HashMap<String, String>,
+) -> Result<Config, ConfigError> {
+    let defaults = Table::try_from(Config::default())
+        .map_err(|e| ConfigError::new(format!("built-in defaults do not serialise: {e}")))?;
+
+    let mut merged = defaults.clone();
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let file: Table = text.parse().map_err(|e: toml::de::Error| {
+                ConfigError::new(format!(
+                    "config file {}: {}",
+                    path.display(),
+                    e.message().trim()
+                ))
+            })?;
+            overlay_file(&mut merged, &defaults, file, path)?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {}
+        Err(e) => {
+            return Err(ConfigError::new(format!(
+                "config file {}: {e}",
+                path.display()
+            )));
+        }
+    }
+    let from_env = overlay_env(&mut merged, &defaults, env)?;
+
+    let config: Config = serde_path_to_error::deserialize(Value::Table(merged)).map_err(|e| {
+        let key = e.path().to_string();
+        let origin = from_env
+            .get(&key)
+            .map(|var| format!(" (from {var})"))
+            .unwrap_or_default();
+        ConfigError::new(format!("{key}{origin}: {}", e.inner().message()))
+    })?;
+    validate(&config)?;
+    Ok(config)
+}
+
+/// Copies the file's keys into `merged`, refusing keys and sections doorcode does
+/// not know, so that a typo is an error rather than a silently ignored setting.
+fn overlay_file(
+    merged: &mut Table,
+    defaults: &Table,
+    file: Table,
+    path: &Path,
+) -> Result<(), ConfigError> {
+    for (section, value) in file {
+        let Some(Value::Table(known)) = defaults.get(&section) else {
+            return Err(ConfigError::new(format!(
+                "unknown section [{section}] in {}",
+                path.display()
+            )));
+        };
+        let Value::Table(keys) = value else {
+            return Err(ConfigError::new(format!(
+                "`{section}` in {} must be a [section]",
+                path.display()
+            )));
+        };
+        for (key, value) in keys {
+            if !known.contains_key(&key) {
+                return Err(ConfigError::new(format!(
+                    "unknown key `{section}.{key}` in {}",
+                    path.display()
+                )));
+            }
+            if let Some(Value::Table(target)) = merged.get_mut(&section) {
+                target.insert(key, value);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies `DOORCODE_<SECTION>_<KEY>` overrides, typed after the default's type.
+/// Returns which keys came from which variable, for error messages.
+fn overlay_env(
+    merged: &mut Table,
+    defaults: &Table,
+    env: &HashMap<String, String>,
+) -> Result<HashMap<String, String>, ConfigError> {
+    let mut from_env = HashMap::new();
+    for (section, keys) in defaults {
+        let Value::Table(keys) = keys else { continue };
+        for (key, default) in keys {
+            let var = format!("DOORCODE_{section}_{key}").to_uppercase();
+            let Some(raw) = env.get(&var) else { continue };
+            let name = format!("{section}.{key}");
+            let value = env_value(default, raw)
+                .map_err(|what| ConfigError::new(format!("{name} (from {var}): {what}")))?;
+            if let Some(Value::Table(target)) = merged.get_mut(section) {
+                target.insert(key.clone(), value);
+            }
+            from_env.insert(name, var);
+        }
+    }
+    Ok(from_env)
+}
+
+fn env_value(default: &Value, raw: &str) -> Result<Value, String> {
+    let raw_trimmed = raw.trim();
+    match default {
+        Value::Integer(_) => raw_trimmed
+            .parse::<i64>()
+            .map(Value::Integer)
+            .map_err(|_| format!("expected a whole number, got `{raw}`")),
+        Value::Boolean(_) => match raw_trimmed.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(Value::Boolean(true)),
+            "false" | "0" | "no" | "off" => Ok(Value::Boolean(false)),
+            _ => Err(format!("expected true or false, got `{raw}`")),
+        },
+        Value::Array(_) => Ok(Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| Value::String(item.to_owned()))
+                .collect(),
+        )),
+        _ => Ok(Value::String(raw.to_owned())),
+    }
+}
+
+/// Rules that span keys or need more than a type to check.
+fn validate(config: &Config) -> Result<(), ConfigError> {
+    let fail = |message: String| Err(ConfigError::new(message));
+
+    if !config.database.url.is_empty() {
+        return fail(
+            "database.url: the PostgreSQL backend is not available in this version; \
+             leave database.url empty to use the SQLite file at database.path"
+                .into(),
+        );
+    }
+    if config.database.path.as_os_str().is_empty() {
+        return fail("database.path: must not be empty".into());
+    }
+    if config.server.app_name.trim().is_empty() {
+        return fail("server.app_name: must not be empty".into());
+    }
+    if !LANGUAGES.contains(&config.server.default_language.as_str()) {
+        return fail(format!(
+            "server.default_language: `{}` is not available (available: {})",
+            config.server.default_language,
+            LANGUAGES.join(", ")
+        ));
+    }
+    let mut hosts = BTreeSet::new();
+    for host in &config.server.allowed_redirect_hosts {
+        if host.is_empty() || host.contains(['/', '\\', '@', ' ', ':']) {
+            return fail(format!(
+                "server.allowed_redirect_hosts: `{host}` is not a host name (e.g. app.example.com)"
+            ));
+        }
+        hosts.insert(host);
+    }
+    let turnstile = &config.turnstile;
+    if turnstile.site_key.is_empty() != turnstile.secret_key.is_empty() {
+        let (set, missing) = if turnstile.site_key.is_empty() {
+            ("turnstile.secret_key", "turnstile.site_key")
+        } else {
+            ("turnstile.site_key", "turnstile.secret_key")
+        };
+        return fail(format!(
+            "{missing}: must be set because {set} is (set both to turn CAPTCHA on, or neither for development)"
+        ));
+    }
+    if !matches!(turnstile.verify_url.scheme(), "http" | "https") {
+        return fail("turnstile.verify_url: must be an http:// or https:// URL".into());
+    }
+    if !config.email.smtp_url.is_empty() {
+        crate::mail::check_smtp_url(config.email.smtp_url.expose())
+            .map_err(|e| ConfigError::new(format!("email.smtp_url: {e}")))?;
+    }
+    crate::mail::parse_from(&config.email.from)
+        .map_err(|e| ConfigError::new(format!("email.from: {e}")))?;
+    if !config.security.secret_key.is_empty() {
+        crate::domain::ServerSecret::decode(config.security.secret_key.expose())
+            .map_err(|e| ConfigError::new(format!("security.secret_key: {e}")))?;
+    }
+    let cookie = &config.session.cookie_name;
+    if cookie.is_empty()
+        || !cookie
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return fail(format!(
+            "session.cookie_name: `{cookie}` may only contain letters, digits, `_` and `-`"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn load_with(file: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(file.as_bytes()).unwrap();
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        load_config(f.path(), true, &env)
+    }
+
+    #[test]
+    fn the_checked_in_config_file_loads_and_equals_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/doorcode.toml");
+        let loaded = load_config(&path, true, &HashMap::new()).unwrap();
+        let defaults = Config::default();
+        assert_eq!(
+            Table::try_from(loaded).unwrap(),
+            Table::try_from(defaults).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_checked_in_config_file_names_every_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/doorcode.toml");
+        let file: Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+        let defaults = Table::try_from(Config::default()).unwrap();
+        for (section, keys) in &defaults {
+            for key in keys.as_table().unwrap().keys() {
+                assert!(
+                    file.get(section).and_then(|s| s.get(key)).is_some(),
+                    "config/doorcode.toml lacks {section}.{key}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn environment_variables_override_the_file() {
+        let config = load_with(
+            "[code]\nttl_secs = 300\n",
+            &[
+                ("DOORCODE_CODE_TTL_SECS", "120"),
+                ("DOORCODE_SERVER_TRUST_PROXY_HEADERS", "true"),
+                (
+                    "DOORCODE_SERVER_ALLOWED_REDIRECT_HOSTS",
+                    "a.example, b.example",
+                ),
+                ("DOORCODE_SIGNUP_ASK_NAME", "after_code"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.code.ttl_secs.get(), 120);
+        assert!(config.server.trust_proxy_headers);
+        assert_eq!(
+            config.server.allowed_redirect_hosts,
+            vec!["a.example", "b.example"]
+        );
+        assert_eq!(config.signup.ask_name, super::super::AskName::AfterCode);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key_named() {
+        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+            ("[code]\nttl_secs = 0\n", &[], "code.ttl_secs"),
+            (
+                "",
+                &[("DOORCODE_CODE_TTL_SECS", "0")],
+                "DOORCODE_CODE_TTL_SECS",
+            ),
+            ("", &[("DOORCODE_CODE_TTL_SECS", "ten")], "code.ttl_secs"),
+            ("[server]\nlisten = \"nope\"\n", &[], "server.listen"),
+            ("[server]\nbogus = 1\n", &[], "server.bogus"),
+            ("[bogus]\nx = 1\n", &[], "[bogus]"),
+            (
+                "[server]\nbase_url = \"localhost\"\n",
+                &[],
+                "server.base_url",
+            ),
+            (
+                "[turnstile]\nsite_key = \"x\"\n",
+                &[],
+                "turnstile.secret_key",
+            ),
+            (
+                "[turnstile]\nsecret_key = \"x\"\n",
+                &[],
+                "turnstile.site_key",
+            ),
+            ("[email]\nsmtp_url = \"http://x\"\n", &[], "email.smtp_url"),
+            ("[email]\nfrom = \"not an address\"\n", &[], "email.from"),
+            (
+                "[security]\nsecret_key = \"abcd\"\n",
+                &[],
+                "security.secret_key",
+            ),
+            ("[signup]\nask_name = \"never\"\n", &[], "signup.ask_name"),
+            (
+                "[database]\nurl = \"postgres://x/y\"\n",
+                &[],
+                "database.url",
+            ),
+            (
+                "[server]\ndefault_language = \"xx\"\n",
+                &[],
+                "server.default_language",
+            ),
+            ("[code]\nmax_attempts = -1\n", &[], "code.max_attempts"),
+            ("not toml at all [", &[], "config file"),
+        ];
+        for (file, env, expected) in cases {
+            let err = load_with(file, env).expect_err(&format!("{file:?} {env:?} should fail"));
+            let line = err.to_string();
+            assert!(
+                line.contains(expected),
+                "case {file:?} {env:?}: `{line}` does not name {expected}"
+            );
+            assert!(!line.contains('\n'), "case {file:?}: more than one line");
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Configuration: one TOML file, every key overridable by `DOORCODE_<SECTION>_<KEY>`.
+//!
+//! Loading happens in three steps: the file is read as a TOML table and checked
+//! against the known keys, environment overrides are laid over it, and the result
+//! is deserialised into typed settings and cross-checked. Any failure names the key.
+
+mod load;
+mod types;
+
+use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroU64};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{ConfigError, load_config};
+pub use types::{BaseUrl, Secret};
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub email: EmailConfig,
+    pub turnstile: TurnstileConfig,
+    pub code: CodeConfig,
+    pub session: SessionConfig,
+    pub rate_limit: RateLimitConfig,
+    pub security: SecurityConfig,
+    pub signup: SignupConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub base_url: BaseUrl,
+    pub app_name: String,
+    pub default_language: String,
+    pub trust_proxy_headers: bool,
+    pub allowed_redirect_hosts: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            base_url: BaseUrl::parse("http://localhost:8080").expect("default base_url is valid"),
+            app_name: "doorcode".into(),
+            default_language: "en".into(),
+            trust_proxy_headers: false,
+            allowed_redirect_hosts: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub path: PathBuf,
+    pub url: Secret,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("data/doorcode.db"),
+            url: Secret::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    /// Holds the SMTP password when there is one, hence a `Secret`.
+    pub smtp_url: Secret,
+    pub from: String,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: Secret::default(),
+            from: "doorcode <no-reply@localhost>".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TurnstileConfig {
+    pub site_key: String,
+    pub secret_key: Secret,
+    pub verify_url: url::Url,
+}
+
+impl Default for TurnstileConfig {
+    fn default() -> Self {
+        Self {
+            site_key: String::new(),
+            secret_key: Secret::default(),
+            verify_url: url::Url::parse(
+                "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+            )
+            .expect("default verify_url is valid"),
+        }
+    }
+}
+
+impl TurnstileConfig {
+    /// CAPTCHA is on only when both keys are set; `validate` refuses exactly one.
+    pub fn enabled(&self) -> bool {
+        !self.site_key.is_empty() && !self.secret_key.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodeConfig {
+    pub ttl_secs: NonZeroU64,
+    pub max_attempts: NonZeroU32,
+    pub resend_interval_secs: u64,
+}
+
+impl Default for CodeConfig {
+    fn default() -> Self {
+        Self {
+            ttl_secs: NonZeroU64::new(600).expect("non-zero"),
+            max_attempts: NonZeroU32::new(5).expect("non-zero"),
+            resend_interval_secs: 60,
+        }
+    }
+}
+
+impl CodeConfig {
+    pub fn ttl(&self) -> Duration {
+        Duration::from_secs(self.ttl_secs.get())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    pub ttl_secs: NonZeroU64,
+    pub cookie_name: String,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            ttl_secs: NonZeroU64::new(2_592_000).expect("non-zero"),
+            cookie_name: "doorcode_session".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    pub email_per_hour: NonZeroU32,
+    pub ip_per_hour: NonZeroU32,
+    pub failures_per_email_per_hour: NonZeroU32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            email_per_hour: NonZeroU32::new(5).expect("non-zero"),
+            ip_per_hour: NonZeroU32::new(30).expect("non-zero"),
+            failures_per_email_per_hour: NonZeroU32::new(20).expect("non-zero"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    pub secret_key: Secret,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignupConfig {
+    pub ask_name: AskName,
+}
+
+/// When a new address gives its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AskName {
+    /// The code page asks a new address for its name.
+    #[default]
+    WithCode,
+    /// Every address sees the same code page; a new person names themselves after
+    /// the right code, so nobody learns whether an address has an account.
+    AfterCode,
+}
+
+/// Languages that have a catalogue; `server.default_language` must be one of them.
+pub const LANGUAGES: &[&str] = &["en"];

@@ -1,0 +1,160 @@
+use std::fmt;
+
+/// A normalised (trimmed, lower-cased) email address that lettre can send to.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct EmailAddress(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("Enter your email address.")]
+    Empty,
+    #[error("That email address is too long.")]
+    TooLong,
+    #[error("That email address contains characters that are not allowed.")]
+    ForbiddenCharacter,
+    #[error("An email address needs one @, like name@example.com.")]
+    NotOneAt,
+    #[error("The part before the @ is missing.")]
+    EmptyLocalPart,
+    #[error("The part after the @ should be a domain, like example.com.")]
+    BadDomain,
+    #[error("That does not look like an email address.")]
+    Invalid,
+}
+
+impl EmailAddress {
+    /// Longest address accepted, in bytes (the `user_emails.email` column holds < 256).
+    pub const MAX_LEN: usize = 255;
+
+    pub fn parse(input: &str) -> Result<Self, EmailError> {
+        let normalised = input.trim().to_lowercase();
+        if normalised.is_empty() {
+            return Err(EmailError::Empty);
+        }
+        if normalised.len() > Self::MAX_LEN {
+            return Err(EmailError::TooLong);
+        }
+        // Control characters (CR, LF, NUL …) would let an address inject mail headers
+        // or SMTP commands; whitespace inside an address is never what a person meant.
+        if normalised
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(EmailError::ForbiddenCharacter);
+        }
+        let mut parts = normalised.split('@');
+        let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(EmailError::NotOneAt);
+        };
+        if local.is_empty() {
+            return Err(EmailError::EmptyLocalPart);
+        }
+        if domain.is_empty() || !domain.contains('.') || domain.split('.').any(str::is_empty) {
+            return Err(EmailError::BadDomain);
+        }
+        // Whatever passes here must also be an address the mailer can send to.
+        if normalised.parse::<lettre::Address>().is_err() {
+            return Err(EmailError::Invalid);
+        }
+        Ok(Self(normalised))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Trusts a value that was parsed before it was stored.
+    pub(crate) fn from_trusted(stored: String) -> Self {
+        Self(stored)
+    }
+
+    /// `j***@example.com`: enough for a log line to be useful, not enough to identify.
+    pub fn masked(&self) -> String {
+        match self.0.split_once('@') {
+            Some((local, domain)) => {
+                let first: String = local.chars().take(1).collect();
+                format!("{first}***@{domain}")
+            }
+            None => "***".into(),
+        }
+    }
+}
+
+impl fmt::Debug for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EmailAddress({})", self.masked())
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn addresses_are_trimmed_and_lower_cased() {
+        let email = EmailAddress::parse("  Ada.Lovelace@Example.COM \t").unwrap();
+        assert_eq!(email.as_str(), "ada.lovelace@example.com");
+    }
+
+    #[test]
+    fn malformed_addresses_are_refused_with_a_reason() {
+        let long = format!("{}@example.com", "a".repeat(250));
+        let cases = [
+            ("", EmailError::Empty),
+            ("   ", EmailError::Empty),
+            ("plainaddress", EmailError::NotOneAt),
+            ("a@b@example.com", EmailError::NotOneAt),
+            ("@example.com", EmailError::EmptyLocalPart),
+            ("ada@", EmailError::BadDomain),
+            ("ada@localhost", EmailError::BadDomain),
+            ("ada@example..com", EmailError::BadDomain),
+            ("ada@.example.com", EmailError::BadDomain),
+            ("ada@example.com.", EmailError::BadDomain),
+            ("ada@exa\r\nBcc: x@evil.com", EmailError::ForbiddenCharacter),
+            ("ada\n@example.com", EmailError::ForbiddenCharacter),
+            ("ada\0@example.com", EmailError::ForbiddenCharacter),
+            ("ada lovelace@example.com", EmailError::ForbiddenCharacter),
+            (long.as_str(), EmailError::TooLong),
+            ("a(b)@example.com", EmailError::Invalid),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                EmailAddress::parse(input),
+                Err(expected.clone()),
+                "input {input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_output_masks_the_address() {
+        let email = EmailAddress::parse("ada@example.com").unwrap();
+        assert_eq!(format!("{email:?}"), "EmailAddress(a***@example.com)");
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_never_panics_and_is_idempotent(input in "\\PC{0,80}|[a-zA-Z0-9.@ \r\n\t\0-]{0,40}") {
+            if let Ok(email) = EmailAddress::parse(&input) {
+                prop_assert_eq!(EmailAddress::parse(email.as_str()), Ok(email.clone()));
+                prop_assert!(email.as_str().len() <= EmailAddress::MAX_LEN);
+                prop_assert!(!email.as_str().chars().any(char::is_control));
+                prop_assert_eq!(email.as_str().matches('@').count(), 1);
+            }
+        }
+
+        #[test]
+        fn case_and_padding_do_not_change_the_address(local in "[a-z0-9]{1,20}", domain in "[a-z]{1,10}\\.[a-z]{2,5}") {
+            let plain = format!("{local}@{domain}");
+            let noisy = format!("  {}  ", plain.to_uppercase());
+            prop_assert_eq!(EmailAddress::parse(&noisy).unwrap(), EmailAddress::parse(&plain).unwrap());
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Types that are valid by construction: parsed once at the edge, trusted behind it.
+
+mod code;
+mod email;
+mod name;
+mod secret;
+mod token;
+
+pub use code::{CodeHash, LoginCode, LoginCodeError};
+pub use email::{EmailAddress, EmailError};
+pub use name::{NameError, PersonName};
+pub use secret::{SecretError, ServerSecret};
+pub use token::{RandomId, SessionToken, sha256_hex};

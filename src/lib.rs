@@ -1,0 +1,17 @@
+//! doorcode: passwordless email-code sign-in, as a library that the `doorcode`
+//! binary and the integration tests both start through [`startup::Application`].
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod login;
+pub mod mail;
+mod pages;
+mod routes;
+pub mod session;
+pub mod startup;
+pub mod state;
+pub mod storage;
+pub mod turnstile;
+mod web;

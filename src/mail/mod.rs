@@ -1,0 +1,103 @@
+//! Outgoing mail: the transport (SMTP, or the log in dev mode), the templates, the
+//! sealed codes in the queue, and the worker that drains the queue.
+
+mod seal;
+mod templates;
+mod worker;
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::AsyncSmtpTransport;
+use lettre::{AsyncTransport, Message, Tokio1Executor};
+
+pub use seal::{open_code, seal_code};
+pub use templates::{EmailTemplates, RenderedEmail};
+pub use worker::{MailQueue, MailSettings};
+
+/// How long one SMTP exchange may take before it counts as a transient failure.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Checks that `url` is an SMTP URL lettre understands (no connection is made).
+pub fn check_smtp_url(url: &str) -> Result<(), String> {
+    AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+        .map(drop)
+        .map_err(|e| {
+            format!("not a usable SMTP URL ({e}); e.g. smtp://user:pass@host:587?tls=required")
+        })
+}
+
+pub fn parse_from(from: &str) -> Result<Mailbox, String> {
+    from.parse::<Mailbox>()
+        .map_err(|e| format!("`{from}` is not an address like `Name <no-reply@example.com>` ({e})"))
+}
+
+/// How a message left (or did not leave).
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Worth retrying: connection refused or dropped, timeouts, 4xx replies.
+    #[error("{0}")]
+    Transient(String),
+    /// The server refused the message for good (5xx).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+pub enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// Dev mode: every message is written to the log instead of sent.
+    Log,
+}
+
+impl Mailer {
+    /// An empty URL means dev mode.
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.is_empty() {
+            return Ok(Mailer::Log);
+        }
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
+            .timeout(Some(SMTP_TIMEOUT))
+            .build();
+        Ok(Mailer::Smtp(transport))
+    }
+
+    pub fn is_dev(&self) -> bool {
+        matches!(self, Mailer::Log)
+    }
+
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        match self {
+            Mailer::Smtp(transport) => transport.send(message).await.map(drop).map_err(|e| {
+                if e.is_permanent() {
+                    SendError::Permanent(e.to_string())
+                } else {
+                    SendError::Transient(e.to_string())
+                }
+            }),
+            Mailer::Log => {
+                let formatted = String::from_utf8_lossy(&message.formatted()).into_owned();
+                tracing::info!(
+                    "dev mode (email.smtp_url is empty): this email is printed, not sent\n{formatted}"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Builds the code email: plain text and HTML alternatives, with the stored
+/// Message-ID so a retried message is recognisably the same one.
+pub fn build_message(
+    from: &Mailbox,
+    to: &str,
+    message_id: &str,
+    email: RenderedEmail,
+) -> anyhow::Result<Message> {
+    Ok(Message::builder()
+        .from(from.clone())
+        .to(to.parse::<Mailbox>()?)
+        .subject(email.subject)
+        .message_id(Some(message_id.to_owned()))
+        .date_now()
+        .multipart(MultiPart::alternative_plain_html(email.text, email.html))?)
+}

@@ -1,0 +1,26 @@
+use maud::{Markup, html};
+
+use super::{Chrome, layout};
+
+/// A page with one message and a way onward (start again, go home).
+pub fn message_page(chrome: &Chrome, title: &str, message: &str, link: (&str, &str)) -> Markup {
+    layout(
+        chrome,
+        title,
+        false,
+        html! {
+            h1 { (title) }
+            p class="banner error" role="alert" { (message) }
+            p { a class="button" href=(link.0) { (link.1) } }
+        },
+    )
+}
+
+pub fn not_found_page(chrome: &Chrome) -> Markup {
+    message_page(
+        chrome,
+        "Page not found",
+        "There is nothing at this address.",
+        ("/", "Go to the start"),
+    )
+}

@@ -1,0 +1,87 @@
+//! The routes, grouped by resource, and the app that wires them together.
+
+mod home;
+mod login;
+
+use std::sync::Arc;
+
+use poem::endpoint::make_sync;
+use poem::error::{MethodNotAllowedError, NotFoundError};
+use poem::http::{StatusCode, header};
+use poem::middleware::{CatchPanic, CookieJarManager};
+use poem::web::Data;
+use poem::{Endpoint, EndpointExt, Response, Route, get, handler, post};
+
+use crate::pages::{message_page, not_found_page};
+use crate::state::AppState;
+use crate::web::{self, STYLESHEET, chrome, page};
+
+pub fn app(state: Arc<AppState>) -> impl Endpoint {
+    let guard_state = state.clone();
+    let error_state = state.clone();
+    let method_state = state.clone();
+    let panic_state = state.clone();
+    Route::new()
+        .at("/", get(home::home))
+        .at("/logout", post(home::logout))
+        .at("/login", get(login::show).post(login::start))
+        .at("/login/verify", post(login::verify))
+        .at("/login/resend", post(login::resend))
+        .at("/healthz", get(healthz))
+        .at("/assets/style.css", get(make_sync(|_| stylesheet())))
+        .around(move |ep, req| web::guard(ep, req, guard_state.clone()))
+        .with(CookieJarManager::new())
+        .data(state)
+        .catch_error(move |_: NotFoundError| {
+            let state = error_state.clone();
+            async move { page(StatusCode::NOT_FOUND, not_found_page(&chrome(&state))) }
+        })
+        .catch_error(move |_: MethodNotAllowedError| {
+            let state = method_state.clone();
+            async move {
+                page(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    message_page(
+                        &chrome(&state),
+                        "Not allowed",
+                        "This address does not accept that kind of request.",
+                        ("/", "Go to the start"),
+                    ),
+                )
+            }
+        })
+        .with(CatchPanic::new().with_handler(move |_| {
+            tracing::error!("a request handler panicked; answered 500");
+            page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                message_page(
+                    &chrome(&panic_state),
+                    "Something went wrong",
+                    "Please try again.",
+                    ("/login", "Try again"),
+                ),
+            )
+        }))
+}
+
+fn stylesheet() -> Response {
+    Response::builder()
+        .content_type("text/css; charset=utf-8")
+        .header(header::CACHE_CONTROL, "public, max-age=3600")
+        .body(STYLESHEET)
+}
+
+/// 200 `ok` when the database answers, 503 otherwise.
+#[handler]
+async fn healthz(state: Data<&Arc<AppState>>) -> Response {
+    match state.storage.ping().await {
+        Ok(()) => Response::builder().content_type("text/plain").body("ok"),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed: database unavailable");
+            Response::builder()
+                .status(StatusCode::SERVICE_UNAVAILABLE)
+                .content_type("text/plain")
+                .body("database unavailable")
+        }
+    }
+}

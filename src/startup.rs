@@ -1,0 +1,145 @@
+//! Building and running the service. `main` and every integration test go through
+//! `Application::build`, so tests run exactly what operators run.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::{EndpointExt, Server, endpoint::BoxEndpoint};
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::ServerSecret;
+use crate::mail::{EmailTemplates, MailQueue, MailSettings, Mailer, parse_from};
+use crate::state::{AppState, CookieNames};
+use crate::storage::Storage;
+use crate::turnstile::Turnstile;
+
+/// How long in-flight requests get to finish after a stop signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+pub struct Application {
+    port: u16,
+    acceptor: TcpAcceptor,
+    endpoint: BoxEndpoint<'static>,
+    state: Arc<AppState>,
+}
+
+impl Application {
+    /// Opens the database, prepares mail and CAPTCHA, and binds the listening socket.
+    pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let storage = Storage::open(&config.database.path)?;
+        let secret = if config.security.secret_key.is_empty() {
+            let path = config.database.path.with_file_name("secret.key");
+            ServerSecret::load_or_create(&path)?
+        } else {
+            ServerSecret::decode(config.security.secret_key.expose())
+                .context("security.secret_key")?
+        };
+        let templates = EmailTemplates::load(Path::new("templates/email"))?;
+        let mailer = Mailer::from_url(config.email.smtp_url.expose()).context("email.smtp_url")?;
+        if mailer.is_dev() {
+            tracing::warn!(
+                "email.smtp_url is empty: dev mode, emails are printed to this log instead of sent"
+            );
+        }
+        let turnstile = Turnstile::from_config(&config.turnstile)?;
+        if turnstile.is_none() {
+            tracing::warn!(
+                "turnstile keys are empty: CAPTCHA is OFF; set turnstile.site_key and turnstile.secret_key before going live"
+            );
+        }
+        let settings = MailSettings {
+            from: parse_from(&config.email.from).map_err(anyhow::Error::msg)?,
+            app_name: config.server.app_name.clone(),
+            base_url: config.server.base_url.origin().to_owned(),
+            code_minutes: config.code.ttl_secs.get().div_ceil(60),
+        };
+        let mail = MailQueue::new(
+            storage.clone(),
+            mailer,
+            templates,
+            secret.clone(),
+            clock.clone(),
+            settings,
+        );
+
+        let acceptor = TcpListener::bind(config.server.listen)
+            .into_acceptor()
+            .await
+            .with_context(|| {
+                format!("cannot listen on {} (server.listen)", config.server.listen)
+            })?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().map(|a| a.port()))
+            .context("the listener has no address")?;
+
+        let state = Arc::new(AppState {
+            cookies: CookieNames::new(&config),
+            config,
+            storage,
+            turnstile,
+            mail,
+            secret,
+            clock,
+        });
+        let endpoint = crate::routes::app(state.clone()).map_to_response().boxed();
+        Ok(Self {
+            port,
+            acceptor,
+            endpoint,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `stop` resolves, then lets in-flight requests and the message in
+    /// hand finish.
+    pub async fn run_until_stopped(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let worker = tokio::spawn(self.state.mail.clone().run(shutdown_rx.clone()));
+        let pruner = tokio::spawn(prune_forever(self.state.clone(), shutdown_rx));
+        tracing::info!(
+            listen = %self.state.config.server.listen,
+            port = self.port,
+            base_url = %self.state.config.server.base_url.origin(),
+            "doorcode is listening"
+        );
+        let served = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.endpoint, stop, Some(SHUTDOWN_GRACE))
+            .await;
+        let _ = shutdown_tx.send(true);
+        let _ = worker.await;
+        let _ = pruner.await;
+        tracing::info!("doorcode stopped");
+        served.context("the HTTP server failed")
+    }
+}
+
+/// Removes expired rows every minute, so the database stays small under floods.
+async fn prune_forever(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        match state.storage.prune(state.clock.now()).await {
+            Ok(pruned) => tracing::debug!(?pruned, "pruned expired rows"),
+            Err(e) => tracing::error!(error = %e, "cannot prune expired rows"),
+        }
+    }
+}

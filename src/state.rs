@@ -1,0 +1,40 @@
+//! Everything a request handler needs, built once at start-up and shared through
+//! poem's `Data` extractor.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::ServerSecret;
+use crate::mail::MailQueue;
+use crate::storage::Storage;
+use crate::turnstile::Turnstile;
+
+pub struct AppState {
+    pub config: Config,
+    pub storage: Storage,
+    pub turnstile: Option<Turnstile>,
+    pub mail: MailQueue,
+    pub secret: ServerSecret,
+    pub clock: Clock,
+    pub cookies: CookieNames,
+}
+
+/// Cookie names and flags follow `server.base_url`: on https the names carry the
+/// `__Host-` prefix, which browsers accept only with `Secure`, `Path=/` and no
+/// `Domain`, so no other subdomain can plant or overwrite them.
+pub struct CookieNames {
+    pub session: String,
+    pub login: String,
+    pub secure: bool,
+}
+
+impl CookieNames {
+    pub fn new(config: &Config) -> Self {
+        let secure = config.server.base_url.is_https();
+        let prefix = if secure { "__Host-" } else { "" };
+        Self {
+            session: format!("{prefix}{}", config.session.cookie_name),
+            login: format!("{prefix}doorcode_login"),
+            secure,
+        }
+    }
+}

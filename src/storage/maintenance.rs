@@ -1,0 +1,40 @@
+//! Pruning: every table that grows with traffic loses its dead rows here.
+
+use r2d2_sqlite::rusqlite::params;
+
+use super::{Storage, StorageError};
+
+/// How long sent or abandoned mail is kept, for an operator looking into a report
+/// ("I never got my code").
+const KEEP_MAIL_SECS: i64 = 3600;
+/// Rate-limit windows are one hour long.
+const RATE_WINDOW_SECS: i64 = 3600;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub sessions: usize,
+    pub challenges: usize,
+    pub rate_events: usize,
+    pub mail: usize,
+}
+
+impl Storage {
+    pub async fn prune(&self, now: i64) -> Result<Pruned, StorageError> {
+        self.write("prune expired rows", move |tx| {
+            let sessions = tx.execute("DELETE FROM user_sessions WHERE expires_at <= ?1", [now])?;
+            tx.execute("DELETE FROM login_codes WHERE expires_at <= ?1", [now])?;
+            let challenges = tx.execute(
+                "DELETE FROM login_challenges WHERE expires_at <= ?1",
+                [now],
+            )?;
+            let rate_events =
+                tx.execute("DELETE FROM rate_events WHERE at <= ?1", [now - RATE_WINDOW_SECS])?;
+            let mail = tx.execute(
+                "DELETE FROM outbox WHERE (sent_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at <= ?1",
+                params![now - KEEP_MAIL_SECS],
+            )?;
+            Ok(Pruned { sessions, challenges, rate_events, mail })
+        })
+        .await
+    }
+}

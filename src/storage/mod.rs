@@ -1,0 +1,163 @@
+//! All SQL lives here, behind named functions. Handlers and flows never see a
+//! connection: every call runs on tokio's blocking pool, so SQLite never blocks
+//! the async executor.
+
+mod login;
+mod maintenance;
+mod outbox;
+mod rate;
+mod sessions;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use r2d2_sqlite::SqliteConnectionManager;
+use r2d2_sqlite::rusqlite::{self, Connection, TransactionBehavior};
+
+pub use login::{
+    ChallengeInfo, Closed, CompleteOutcome, NewChallenge, ResendOutcome, StartOutcome,
+    VerifyOutcome, VerifyRequest,
+};
+pub use outbox::{NewMail, QueuedMail};
+pub use rate::{Limits, Refusal};
+pub use sessions::{NewSession, SessionRecord};
+
+/// Schema steps; index + 1 is the `user_version` a step leaves behind.
+const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
+
+/// The database could not do what was asked: unreachable, read-only, full, corrupt.
+/// The detail is for the log; people see a 503.
+#[derive(Debug, thiserror::Error)]
+#[error("database: {0:#}")]
+pub struct StorageError(#[from] anyhow::Error);
+
+#[derive(Clone)]
+pub struct Storage {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl Storage {
+    /// Opens (creating if needed) the SQLite file and brings its schema up to date.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create the folder {}", parent.display()))?;
+        }
+        let manager = SqliteConnectionManager::file(path).with_init(|conn| {
+            // WAL lets readers run beside the one writer; busy_timeout makes writers
+            // queue instead of failing with "database is locked".
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            conn.busy_timeout(Duration::from_secs(5))
+        });
+        let pool = r2d2::Pool::builder()
+            .max_size(8)
+            .connection_timeout(Duration::from_secs(5))
+            .build(manager)
+            .with_context(|| format!("cannot open the database {}", path.display()))?;
+        let mut conn = pool.get()?;
+        migrate(&mut conn).with_context(|| format!("cannot migrate {}", path.display()))?;
+        Ok(Self { pool })
+    }
+
+    /// Runs `work` with a pooled connection on the blocking pool.
+    async fn run<T, F>(&self, what: &'static str, work: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<T> {
+            let mut conn = pool.get().context("no database connection")?;
+            Ok(work(&mut conn)?)
+        })
+        .await
+        .context("database task failed")
+        .and_then(|inner| inner);
+        result.with_context(|| what).map_err(StorageError)
+    }
+
+    /// Runs `work` inside one write transaction, taken up front (`BEGIN IMMEDIATE`) so
+    /// that check-then-write sequences cannot interleave with another writer.
+    async fn write<T, F>(&self, what: &'static str, work: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.run(what, move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = work(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+    }
+
+    /// Answers when the database can be read.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.run("health check", |conn| {
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+        })
+        .await
+    }
+}
+
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version > MIGRATIONS.len() {
+        anyhow::bail!(
+            "the database is at schema version {version}, newer than this doorcode knows ({}); \
+             run a newer doorcode",
+            MIGRATIONS.len()
+        );
+    }
+    for (index, step) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_twice_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/doorcode.db");
+        drop(Storage::open(&path).unwrap());
+        let storage = Storage::open(&path).unwrap();
+        let conn = storage.pool.get().unwrap();
+        let version: usize = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len());
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+    }
+
+    #[test]
+    fn a_database_from_a_newer_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doorcode.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let err = Storage::open(&path)
+            .err()
+            .expect("newer schema must be refused");
+        assert!(format!("{err:#}").contains("newer"), "{err:#}");
+    }
+}

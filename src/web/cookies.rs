@@ -1,0 +1,60 @@
+//! Setting and clearing doorcode's two cookies: the session, and the login binding
+//! that ties a code page to the browser that asked for the code.
+
+use std::time::Duration;
+
+use poem::web::cookie::{Cookie, CookieJar, SameSite};
+
+use crate::domain::{RandomId, sha256_hex};
+use crate::state::AppState;
+
+/// How long a browser keeps its login binding; longer than any code lives.
+const LOGIN_BINDING_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+
+fn base_cookie(state: &AppState, name: &str, value: &str) -> Cookie {
+    let mut cookie = Cookie::new_with_str(name, value);
+    cookie.set_http_only(true);
+    cookie.set_same_site(SameSite::Lax);
+    cookie.set_path("/");
+    cookie.set_secure(state.cookies.secure);
+    cookie
+}
+
+pub fn set_session(jar: &CookieJar, state: &AppState, token: &str, expires_at: i64) {
+    let mut cookie = base_cookie(state, &state.cookies.session, token);
+    let max_age = (expires_at - state.clock.now()).max(0) as u64;
+    cookie.set_max_age(Duration::from_secs(max_age));
+    jar.add(cookie);
+}
+
+/// Tells the browser to drop a cookie. It carries the same attributes as the
+/// original, which `__Host-` cookies need for the removal to be accepted.
+pub fn clear(jar: &CookieJar, state: &AppState, name: &str) {
+    let mut cookie = base_cookie(state, name, "");
+    cookie.set_max_age(Duration::ZERO);
+    jar.add(cookie);
+}
+
+pub fn session_value(jar: &CookieJar, state: &AppState) -> Option<String> {
+    jar.get(&state.cookies.session)
+        .map(|c| c.value_str().to_owned())
+}
+
+/// The hash stored with a sign-in for this browser, if the browser has a binding.
+pub fn login_binding_hash(jar: &CookieJar, state: &AppState) -> Option<String> {
+    jar.get(&state.cookies.login)
+        .and_then(|c| RandomId::parse(c.value_str()))
+        .map(|id| sha256_hex(id.as_str()))
+}
+
+/// This browser's binding, created (and set as a cookie) if it has none.
+pub fn ensure_login_binding(jar: &CookieJar, state: &AppState) -> String {
+    if let Some(hash) = login_binding_hash(jar, state) {
+        return hash;
+    }
+    let id = RandomId::generate();
+    let mut cookie = base_cookie(state, &state.cookies.login, id.as_str());
+    cookie.set_max_age(LOGIN_BINDING_MAX_AGE);
+    jar.add(cookie);
+    sha256_hex(id.as_str())
+}

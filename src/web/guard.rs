@@ -1,0 +1,86 @@
+//! Checks every request passes before a handler sees it: the Origin check on
+//! state-changing methods, and the body size cap.
+
+use std::sync::Arc;
+
+use poem::http::{Method, StatusCode, header};
+use poem::{Body, Endpoint, IntoResponse, Request, Response};
+
+use super::{chrome, page};
+use crate::pages::message_page;
+use crate::state::AppState;
+
+/// Forms here are a few fields; anything larger is refused before it is read.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub async fn guard<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    state: Arc<AppState>,
+) -> poem::Result<Response> {
+    if changes_state(req.method()) && !same_origin(&req, state.config.server.base_url.origin()) {
+        tracing::warn!(path = %req.uri().path(), "refused a cross-origin request");
+        return Ok(refusal(
+            &state,
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "This form was sent from another site, so it was refused. Please use the form on this site.",
+        ));
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Ok(too_large(&state));
+    }
+    // Bodies without a length (chunked) are read up to the cap and no further.
+    let body = req.take_body();
+    match body.into_bytes_limit(MAX_BODY_BYTES).await {
+        Ok(bytes) => req.set_body(Body::from(bytes)),
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => return Ok(too_large(&state)),
+        Err(e) => return Ok(poem::Error::from(e).into_response()),
+    }
+    ep.call(req).await.map(IntoResponse::into_response)
+}
+
+fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A request passes when its `Origin` (or, lacking one, its `Referer`) is doorcode's
+/// own origin, or when it carries neither (non-browser clients; browsers always
+/// send `Origin` on cross-site POSTs).
+fn same_origin(req: &Request, expected: &str) -> bool {
+    let headers = req.headers();
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        return origin
+            .to_str()
+            .is_ok_and(|o| o.eq_ignore_ascii_case(expected));
+    }
+    if let Some(referer) = headers.get(header::REFERER) {
+        return referer
+            .to_str()
+            .ok()
+            .and_then(|r| url::Url::parse(r).ok())
+            .is_some_and(|url| url.origin().ascii_serialization() == expected);
+    }
+    true
+}
+
+fn too_large(state: &AppState) -> Response {
+    refusal(
+        state,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Request too large",
+        "That request was too large. Please go back and try again.",
+    )
+}
+
+fn refusal(state: &AppState, status: StatusCode, title: &str, message: &str) -> Response {
+    page(
+        status,
+        message_page(&chrome(state), title, message, ("/login", "Go to sign-in")),
+    )
+}

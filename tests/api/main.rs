@@ -1,0 +1,2 @@
+mod smtp;
+mod turnstile;
