@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use maud::Markup;
 use poem::http::{HeaderValue, StatusCode, header};
-use poem::{Body, IntoResponse as _, Request, Response};
+use poem::{Body, Request, Response};
 use serde::de::DeserializeOwned;
 
 use crate::pages::{Chrome, message_page};

@@ -1,2 +1,5 @@
+mod codes;
+mod helpers;
+mod journeys;
 mod smtp;
 mod turnstile;
