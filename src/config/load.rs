@@ -279,9 +279,12 @@ mod tests {
         assert_eq!(config.signup.ask_name, super::super::AskName::AfterCode);
     }
 
+    /// A config file, environment overrides, and what the error must name.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
     #[test]
     fn bad_values_are_refused_with_the_key_named() {
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        let cases: &[Case] = &[
             ("[code]\nttl_secs = 0\n", &[], "code.ttl_secs"),
             (
                 "",

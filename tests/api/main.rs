@@ -1,5 +1,10 @@
+mod bad_input;
+mod captcha;
+mod cli;
 mod codes;
 mod helpers;
 mod journeys;
+mod limits;
+mod mail;
 mod smtp;
 mod turnstile;
