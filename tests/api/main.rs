@@ -6,5 +6,6 @@ mod helpers;
 mod journeys;
 mod limits;
 mod mail;
+mod sessions;
 mod smtp;
 mod turnstile;
