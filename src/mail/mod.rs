@@ -101,3 +101,25 @@ pub fn build_message(
         .date_now()
         .multipart(MultiPart::alternative_plain_html(email.text, email.html))?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn plain_starttls_and_tls_urls_build_transports() {
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://user:pa%40ss@smtp.example.com:587?tls=required",
+            "smtp://smtp.example.com:587?tls=opportunistic",
+            "smtps://user:pass@smtp.example.com:465",
+        ] {
+            assert!(check_smtp_url(url).is_ok(), "{url}");
+            assert!(!Mailer::from_url(url).unwrap().is_dev(), "{url}");
+        }
+        assert!(Mailer::from_url("").unwrap().is_dev());
+        for bad in ["http://smtp.example.com", "smtp//nohost", "mailto:x@y.z"] {
+            assert!(check_smtp_url(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -233,3 +233,36 @@ async fn pages_are_accessible_and_never_cached() {
     assert_eq!(health.status(), StatusCode::OK);
     assert_eq!(health.text().await.unwrap(), "ok");
 }
+
+#[tokio::test]
+async fn a_broken_database_is_a_503_without_its_details() {
+    let app = spawn_app().await;
+    {
+        let conn = r2d2_sqlite::rusqlite::Connection::open(app.db_path()).unwrap();
+        conn.execute_batch("DROP TABLE login_codes; DROP TABLE user_sessions;")
+            .unwrap();
+    }
+    let response = app.post_login(&browser(), "broken@example.com").await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let html = response.text().await.unwrap();
+    assert!(alerts(&html).contains("unavailable"), "{html}");
+    assert!(
+        !html.contains("login_codes") && !html.to_lowercase().contains("sqlite"),
+        "no database detail for people"
+    );
+
+    let forged = reqwest::Client::new()
+        .get(app.url("/"))
+        .header(
+            "cookie",
+            "doorcode_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forged.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a session check that cannot run is not a sign-out"
+    );
+}
