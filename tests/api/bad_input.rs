@@ -266,3 +266,51 @@ async fn a_broken_database_is_a_503_without_its_details() {
         "a session check that cannot run is not a sign-out"
     );
 }
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    let person = browser();
+    let responses = [
+        app.get(&person, "/login").await,
+        app.get(&person, "/nope").await,
+        app.post_login(&person, "bad").await,
+        app.get(&person, "/").await,
+        app.get(&person, "/healthz").await,
+    ];
+    for response in responses {
+        let h = response.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'none'",
+            "frame-ancestors 'none'",
+            "script-src 'self' https://challenges.cloudflare.com",
+            "frame-src https://challenges.cloudflare.com",
+            "form-action 'self'",
+        ] {
+            assert!(
+                csp.contains(directive),
+                "{} lacks {directive}",
+                response.url()
+            );
+        }
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "strict-origin");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "no HSTS over http"
+        );
+    }
+    let https = crate::helpers::spawn_app_with(|c| {
+        c.server.base_url = doorcode::config::BaseUrl::parse("https://login.example.com").unwrap()
+    })
+    .await;
+    let response = https.get(&browser(), "/login").await;
+    assert!(
+        response.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=")
+    );
+}
