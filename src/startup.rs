@@ -21,6 +21,8 @@ use crate::turnstile::Turnstile;
 
 /// How long in-flight requests get to finish after a stop signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+/// How much longer the mail worker gets, so the process is gone within 10 s.
+const WORKER_GRACE: Duration = Duration::from_secs(1);
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Application {
@@ -103,8 +105,10 @@ impl Application {
         self.port
     }
 
-    /// Serves until `stop` resolves, then lets in-flight requests and the message in
-    /// hand finish.
+    /// Serves until `stop` resolves. Then it stops accepting, lets in-flight requests
+    /// finish (up to `SHUTDOWN_GRACE`) while the mail worker finishes the message in
+    /// hand, and returns within `SHUTDOWN_GRACE + WORKER_GRACE`. Mail still queued is
+    /// durable and goes out after the next start.
     pub async fn run_until_stopped(
         self,
         stop: impl Future<Output = ()> + Send + 'static,
@@ -118,12 +122,17 @@ impl Application {
             base_url = %self.state.config.server.base_url.origin(),
             "doorcode is listening"
         );
+        let signal = async move {
+            stop.await;
+            let _ = shutdown_tx.send(true);
+        };
         let served = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.endpoint, stop, Some(SHUTDOWN_GRACE))
+            .run_with_graceful_shutdown(self.endpoint, signal, Some(SHUTDOWN_GRACE))
             .await;
-        let _ = shutdown_tx.send(true);
-        let _ = worker.await;
-        let _ = pruner.await;
+        if tokio::time::timeout(WORKER_GRACE, worker).await.is_err() {
+            tracing::warn!("the mail worker did not finish in time; its message stays queued");
+        }
+        pruner.abort();
         tracing::info!("doorcode stopped");
         served.context("the HTTP server failed")
     }

@@ -44,6 +44,9 @@ impl Storage {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create the folder {}", parent.display()))?;
         }
+        if path.exists() {
+            check_existing(path)?;
+        }
         let manager = SqliteConnectionManager::file(path).with_init(|conn| {
             // WAL lets readers run beside the one writer; busy_timeout makes writers
             // queue instead of failing with "database is locked".
@@ -104,6 +107,35 @@ impl Storage {
     }
 }
 
+/// Looks at an existing file read-only before anything writes to it, so a file that
+/// is not doorcode's database is refused and left exactly as it was.
+fn check_existing(path: &Path) -> anyhow::Result<()> {
+    use rusqlite::OpenFlags;
+    let untouched = || format!("{} was left untouched", path.display());
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .with_context(|| format!("cannot open the database {}", path.display()))?;
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
+        .with_context(|| {
+            format!(
+                "{} is not a SQLite database or is corrupted; {}",
+                path.display(),
+                untouched()
+            )
+        })?;
+    let version: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version == 0 && !tables.is_empty() {
+        anyhow::bail!(
+            "{} holds another application's tables ({}), not doorcode's; {}",
+            path.display(),
+            tables.join(", "),
+            untouched()
+        );
+    }
+    Ok(())
+}
+
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let version: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if version > MIGRATIONS.len() {
@@ -145,6 +177,43 @@ mod tests {
             .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
             .unwrap();
         assert_eq!(fk, 1);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_doorcode_database_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage.db");
+        let bytes: Vec<u8> = (0..8192u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&garbage, &bytes).unwrap();
+        let err = Storage::open(&garbage)
+            .err()
+            .expect("garbage must be refused");
+        assert!(
+            format!("{err:#}").contains("not a SQLite database"),
+            "{err:#}"
+        );
+        assert_eq!(
+            std::fs::read(&garbage).unwrap(),
+            bytes,
+            "the file was changed"
+        );
+
+        let foreign = dir.path().join("foreign.db");
+        Connection::open(&foreign)
+            .unwrap()
+            .execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY);")
+            .unwrap();
+        let before = std::fs::read(&foreign).unwrap();
+        let err = Storage::open(&foreign)
+            .err()
+            .expect("a foreign database must be refused");
+        assert!(format!("{err:#}").contains("invoices"), "{err:#}");
+        assert_eq!(
+            std::fs::read(&foreign).unwrap(),
+            before,
+            "the file was changed"
+        );
+        assert!(!dir.path().join("foreign.db-wal").exists());
     }
 
     #[test]

@@ -89,57 +89,106 @@ fn help_lists_the_commands() {
     assert_eq!(output.status.code(), Some(2), "bad usage exits 2");
 }
 
+/// The binary running as a service, with its log read line by line.
+struct Service {
+    child: std::process::Child,
+    port: u16,
+    lines: mpsc::Receiver<String>,
+    log: String,
+}
+
+impl Service {
+    fn start(dir: &std::path::Path, env: &[(&str, String)]) -> Service {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = doorcode()
+            .current_dir(dir)
+            .env("DOORCODE_SERVER_LISTEN", format!("127.0.0.1:{port}"))
+            .env(
+                "DOORCODE_SERVER_BASE_URL",
+                format!("http://127.0.0.1:{port}"),
+            )
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel::<String>();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut service = Service {
+            child,
+            port,
+            lines,
+            log: String::new(),
+        };
+        service.read_until("doorcode is listening");
+        service
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn read_until(&mut self, needle: &str) {
+        while !self.log.contains(needle) {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no `{needle}` in the log:\n{}", self.log));
+            self.log.push_str(&line);
+            self.log.push('\n');
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits (at most `limit`) for the process to exit; its status code.
+    fn exit_within(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("still running after {limit:?}:\n{}", self.log);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// Dev mode from a bare folder: defaults, the code in the log, a clean stop on SIGTERM.
 #[tokio::test]
 async fn dev_mode_prints_the_code_to_the_log_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = doorcode()
-        .current_dir(dir.path())
-        .env("DOORCODE_SERVER_LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "DOORCODE_SERVER_BASE_URL",
-            format!("http://127.0.0.1:{port}"),
-        )
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines_tx, lines) = mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut log = String::new();
-    let read_until = |needle: &str, log: &mut String| {
-        while !log.contains(needle) {
-            let line = lines
-                .recv_timeout(Duration::from_secs(20))
-                .unwrap_or_else(|_| panic!("no `{needle}` in the log:\n{log}"));
-            log.push_str(&line);
-            log.push('\n');
-        }
-    };
-    read_until("doorcode is listening", &mut log);
-    assert!(log.contains("CAPTCHA is OFF"), "{log}");
-    assert!(log.contains("dev mode"), "{log}");
+    let mut service = Service::start(dir.path(), &[]);
+    assert!(service.log.contains("CAPTCHA is OFF"), "{}", service.log);
+    assert!(service.log.contains("dev mode"), "{}", service.log);
 
-    let client = reqwest::Client::new();
-    let response = client
-        .post(format!("http://127.0.0.1:{port}/login"))
+    let response = reqwest::Client::new()
+        .post(service.url("/login"))
         .form(&[("email", "dev@example.com")])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::OK);
-    read_until("is your doorcode code", &mut log);
+    service.read_until("is your doorcode code");
     assert!(
         dir.path().join("data/doorcode.db").exists(),
         "the database is created under data/"
@@ -149,12 +198,88 @@ async fn dev_mode_prints_the_code_to_the_log_and_stops_cleanly_on_sigterm() {
         "the server secret is created beside it"
     );
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert_eq!(exit.code(), Some(0), "a clean exit after SIGTERM");
-    read_until("doorcode stopped", &mut log);
+    service.signal("-TERM");
+    assert_eq!(
+        service.exit_within(Duration::from_secs(10)),
+        Some(0),
+        "a clean exit after SIGTERM"
+    );
+    service.read_until("doorcode stopped");
+}
+
+/// A request in flight when the signal comes still gets its answer; new
+/// connections are refused; the process exits 0 within 10 s.
+#[tokio::test]
+async fn a_stop_signal_lets_the_request_in_flight_finish() {
+    let siteverify = crate::turnstile::FakeSiteverify::start().await;
+    siteverify.set_mode(crate::turnstile::SiteverifyMode::Hang);
+    let dir = tempfile::tempdir().unwrap();
+    let mut service = Service::start(
+        dir.path(),
+        &[
+            (
+                "DOORCODE_TURNSTILE_SITE_KEY",
+                "1x00000000000000000000AA".into(),
+            ),
+            (
+                "DOORCODE_TURNSTILE_SECRET_KEY",
+                crate::turnstile::FakeSiteverify::PASS_SECRET.into(),
+            ),
+            ("DOORCODE_TURNSTILE_VERIFY_URL", siteverify.url()),
+        ],
+    );
+    let in_flight = tokio::spawn(
+        reqwest::Client::new()
+            .post(service.url("/login"))
+            .form(&[
+                ("email", "late@example.com"),
+                ("cf-turnstile-response", "XXXX.DUMMY.TOKEN.XXXX"),
+            ])
+            .send(),
+    );
+    while siteverify.requests().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    let started = std::time::Instant::now();
+    service.signal("-INT");
+    service.read_until("SIGINT received");
+    let refused = reqwest::Client::new()
+        .get(service.url("/healthz"))
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "a new connection was accepted after the signal"
+    );
+    let answer = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request got an answer");
+    assert_eq!(
+        answer.status(),
+        reqwest::StatusCode::SERVICE_UNAVAILABLE,
+        "siteverify timed out: 503"
+    );
+    assert_eq!(service.exit_within(Duration::from_secs(10)), Some(0));
+    println!(
+        "shutdown took {:?} with a 5 s request in flight",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_corrupted_database_file_stops_start_up_and_is_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let db = dir.path().join("data/doorcode.db");
+    let bytes = b"this is not a database, it is someone's notes\n".repeat(200);
+    std::fs::write(&db, &bytes).unwrap();
+    let output = doorcode().current_dir(dir.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("not a SQLite database") && stderr.contains("left untouched"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), bytes);
 }
