@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use lettre::message::Mailbox;
 use rand::Rng;
 use tokio::sync::{Notify, watch};
@@ -13,7 +14,9 @@ use crate::clock::Clock;
 use crate::domain::ServerSecret;
 use crate::storage::{QueuedMail, Storage};
 
-const BATCH: u32 = 32;
+const BATCH: u32 = 64;
+/// Messages in flight at once; lettre's pool keeps up to 10 connections open.
+const CONCURRENT_SENDS: usize = 8;
 const MAX_BACKOFF_SECS: i64 = 16;
 /// Upper bound on a sleep, so a clock change or a missed wake-up costs little.
 const MAX_IDLE: Duration = Duration::from_secs(5);
@@ -79,12 +82,11 @@ impl MailQueue {
             let now = inner.clock.now();
             let idle = match inner.storage.due_mail(now, BATCH).await {
                 Ok(batch) if !batch.is_empty() => {
-                    for mail in batch {
-                        inner.deliver(mail).await;
-                        if *shutdown.borrow() {
-                            return;
-                        }
-                    }
+                    // Several at once over the pooled SMTP connections; a stop signal
+                    // lets the messages in hand finish and takes no new batch.
+                    futures_util::stream::iter(batch)
+                        .for_each_concurrent(CONCURRENT_SENDS, |mail| inner.deliver(mail))
+                        .await;
                     continue;
                 }
                 Ok(_) => match inner.storage.next_mail_due().await {

@@ -19,6 +19,7 @@ pub use login::{
     ChallengeInfo, Closed, CompleteOutcome, NewChallenge, ResendOutcome, StartOutcome,
     VerifyOutcome, VerifyRequest,
 };
+pub use maintenance::Pruned;
 pub use outbox::{NewMail, QueuedMail};
 pub use rate::{Limits, Refusal};
 pub use sessions::{NewSession, SessionRecord};
