@@ -5,6 +5,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod forms;
 pub mod login;
 pub mod mail;
 mod pages;

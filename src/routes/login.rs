@@ -5,9 +5,9 @@ use std::sync::Arc;
 use poem::http::StatusCode;
 use poem::web::{Data, cookie::CookieJar};
 use poem::{Body, Request, Response, handler};
-use serde::Deserialize;
 
 use crate::config::AskName;
+use crate::forms::{ResendForm, StartForm, VerifyForm};
 use crate::login::{self, CodeProblem, LoginError, NameInput, Verified};
 use crate::pages::{
     CodeView, FieldError, LoginView, NameView, code_page, login_page, message_page, name_page,
@@ -15,29 +15,6 @@ use crate::pages::{
 use crate::state::AppState;
 use crate::storage::ChallengeInfo;
 use crate::web::{chrome, client_ip, cookies, page, read_form, see_other, with_retry_after};
-
-#[derive(Deserialize)]
-struct StartForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default, rename = "cf-turnstile-response")]
-    captcha: String,
-}
-
-#[derive(Deserialize)]
-struct VerifyForm {
-    #[serde(default)]
-    challenge: String,
-    code: Option<String>,
-    first_name: Option<String>,
-    last_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ResendForm {
-    #[serde(default)]
-    challenge: String,
-}
 
 #[handler]
 pub async fn show(state: Data<&Arc<AppState>>) -> Response {
