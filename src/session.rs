@@ -5,6 +5,9 @@ use crate::domain::SessionToken;
 use crate::state::AppState;
 use crate::storage::{SessionRecord, StorageError};
 
+/// `last_seen_at` is written at most this often per session.
+const LAST_SEEN_EVERY_SECS: i64 = 300;
+
 pub struct ActiveSession {
     pub token: SessionToken,
     pub record: SessionRecord,
@@ -26,11 +29,14 @@ pub async fn authenticate(
     };
     let ttl = i64::try_from(state.config.session.ttl_secs.get()).unwrap_or(i64::MAX / 4);
     let renewed = record.expires_at - now < ttl / 2;
-    if renewed {
-        record.expires_at = now + ttl;
+    if renewed || now - record.last_seen_at >= LAST_SEEN_EVERY_SECS {
+        if renewed {
+            record.expires_at = now + ttl;
+        }
+        record.last_seen_at = now;
         state
             .storage
-            .extend_session(token.hash(), record.expires_at)
+            .touch_session(token.hash(), now, record.expires_at)
             .await?;
     }
     Ok(Some(ActiveSession {

@@ -112,6 +112,7 @@ pub async fn verify(
     browser_hash: Option<String>,
     code_input: &str,
     name: NameInput<'_>,
+    user_agent: Option<&str>,
 ) -> Result<Verified, LoginError> {
     let code = match LoginCode::parse_input(code_input) {
         Ok(code) => code,
@@ -139,7 +140,7 @@ pub async fn verify(
         names_after_code: state.config.signup.ask_name == AskName::AfterCode,
         max_attempts: state.config.code.max_attempts.get(),
         failure_limit: state.config.rate_limit.failures_per_email_per_hour.get(),
-        session: new_session(state, &token, now),
+        session: new_session(state, &token, now, user_agent),
         name_window_secs: code_ttl(state),
         now,
     };
@@ -178,6 +179,7 @@ pub async fn complete(
     challenge_id: &str,
     browser_hash: Option<String>,
     name: NameInput<'_>,
+    user_agent: Option<&str>,
 ) -> Result<SignedIn, LoginError> {
     let name = match name.parse() {
         Ok(Some(name)) => name,
@@ -194,7 +196,7 @@ pub async fn complete(
     };
     let now = state.clock.now();
     let token = SessionToken::generate();
-    let session = new_session(state, &token, now);
+    let session = new_session(state, &token, now, user_agent);
     let max_attempts = state.config.code.max_attempts.get();
     let outcome = state
         .storage
@@ -292,12 +294,19 @@ async fn name_page_error(
     }
 }
 
-fn new_session(state: &AppState, token: &SessionToken, now: i64) -> NewSession {
+fn new_session(
+    state: &AppState,
+    token: &SessionToken,
+    now: i64,
+    user_agent: Option<&str>,
+) -> NewSession {
     let ttl = i64::try_from(state.config.session.ttl_secs.get()).unwrap_or(i64::MAX / 4);
     NewSession {
         token_hash: token.hash(),
         public_id: RandomId::generate().into_string(),
         expires_at: now + ttl,
+        // Kept for the sessions list only; cut so a huge header cannot bloat the row.
+        user_agent: user_agent.map(|ua| ua.chars().filter(|c| !c.is_control()).take(512).collect()),
     }
 }
 

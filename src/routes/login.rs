@@ -47,12 +47,18 @@ pub async fn start(
 /// Takes the code page (code, and names for a new address) and the name page
 /// (names only, after a right code).
 #[handler]
-pub async fn verify(state: Data<&Arc<AppState>>, jar: &CookieJar, body: Body) -> Response {
+pub async fn verify(
+    state: Data<&Arc<AppState>>,
+    req: &Request,
+    jar: &CookieJar,
+    body: Body,
+) -> Response {
     let form: VerifyForm = match read_form(&state, body).await {
         Ok(form) => form,
         Err(response) => return response,
     };
     let browser = cookies::login_binding_hash(jar, &state);
+    let user_agent = req.header(poem::http::header::USER_AGENT);
     let names = NameInput {
         first: form.first_name.as_deref(),
         last: form.last_name.as_deref(),
@@ -63,11 +69,21 @@ pub async fn verify(state: Data<&Arc<AppState>>, jar: &CookieJar, body: Body) ->
     );
     let result = match form.code.as_deref() {
         None if form.first_name.is_some() => {
-            login::complete(&state, &form.challenge, browser, names)
+            login::complete(&state, &form.challenge, browser, names, user_agent)
                 .await
                 .map(Verified::SignedIn)
         }
-        code => login::verify(&state, &form.challenge, browser, code.unwrap_or(""), names).await,
+        code => {
+            login::verify(
+                &state,
+                &form.challenge,
+                browser,
+                code.unwrap_or(""),
+                names,
+                user_agent,
+            )
+            .await
+        }
     };
     match result {
         Ok(Verified::SignedIn(signed_in)) => {

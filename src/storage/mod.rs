@@ -22,10 +22,13 @@ pub use login::{
 pub use maintenance::Pruned;
 pub use outbox::{NewMail, QueuedMail};
 pub use rate::{Limits, Refusal};
-pub use sessions::{NewSession, SessionRecord};
+pub use sessions::{NewSession, SessionRecord, SessionSummary};
 
 /// Schema steps; index + 1 is the `user_version` a step leaves behind.
-const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../schema.sql"),
+    include_str!("../../migrations/0002_session_activity.sql"),
+];
 
 /// The database could not do what was asked: unreachable, read-only, full, corrupt.
 /// The detail is for the log; people see a 503.
@@ -215,6 +218,33 @@ mod tests {
             "the file was changed"
         );
         assert!(!dir.path().join("foreign.db-wal").exists());
+    }
+
+    #[test]
+    fn a_version_1_database_migrates_and_keeps_its_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doorcode.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO users (id, created_at, first_name) VALUES (1, 100, 'Ada');
+                 INSERT INTO user_sessions (token_hash, user_id, created_at, public_id, expires_at)
+                 VALUES ('h', 1, 100, 'p', 9999999999);",
+            )
+            .unwrap();
+        }
+        let storage = Storage::open(&path).unwrap();
+        let conn = storage.pool.get().unwrap();
+        let (seen, agent): (i64, Option<String>) = conn
+            .query_row(
+                "SELECT last_seen_at, user_agent FROM user_sessions WHERE token_hash = 'h'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((seen, agent), (100, None));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub struct NewSession {
     pub token_hash: String,
     pub public_id: String,
     pub expires_at: i64,
+    pub user_agent: Option<String>,
 }
 
 /// A live session with the person it belongs to.
@@ -21,6 +22,17 @@ pub struct SessionRecord {
     pub public_id: String,
     pub created_at: i64,
     pub expires_at: i64,
+    pub last_seen_at: i64,
+}
+
+/// One of a person's sessions, as their sessions list shows it.
+#[derive(Debug, Clone)]
+pub struct SessionSummary {
+    pub public_id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
 }
 
 pub(super) fn insert(
@@ -30,14 +42,16 @@ pub(super) fn insert(
     now: i64,
 ) -> r2d2_sqlite::rusqlite::Result<()> {
     tx.execute(
-        "INSERT INTO user_sessions (token_hash, user_id, created_at, public_id, expires_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO user_sessions \
+         (token_hash, user_id, created_at, public_id, expires_at, user_agent, last_seen_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3)",
         params![
             session.token_hash,
             user_id,
             now,
             session.public_id,
-            session.expires_at
+            session.expires_at,
+            session.user_agent
         ],
     )?;
     Ok(())
@@ -54,7 +68,7 @@ pub(super) fn find(
         "SELECT s.user_id, u.first_name, u.last_name, \
                 (SELECT e.email FROM user_emails e WHERE e.user_id = s.user_id \
                  ORDER BY e.created_at, e.email LIMIT 1), \
-                s.public_id, s.created_at, s.expires_at \
+                s.public_id, s.created_at, s.expires_at, coalesce(s.last_seen_at, s.created_at) \
          FROM user_sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = ?1 AND s.expires_at > ?2",
     )?
@@ -67,6 +81,7 @@ pub(super) fn find(
             public_id: row.get(4)?,
             created_at: row.get(5)?,
             expires_at: row.get(6)?,
+            last_seen_at: row.get(7)?,
         })
     })
     .optional()
@@ -84,17 +99,91 @@ impl Storage {
         .await
     }
 
-    /// Moves a session's expiry forward; only called when much of its life is used
-    /// up, so that checking a session is not a write on every request.
-    pub async fn extend_session(
+    /// Records that a session was used, and moves its expiry forward. Called only
+    /// every few minutes per session, so checking a session is not a write.
+    pub async fn touch_session(
         &self,
         token_hash: String,
+        last_seen_at: i64,
         expires_at: i64,
     ) -> Result<(), StorageError> {
-        self.run("extend a session", move |conn| {
+        self.run("record session activity", move |conn| {
             conn.execute(
-                "UPDATE user_sessions SET expires_at = ?2 WHERE token_hash = ?1 AND expires_at < ?2",
-                params![token_hash, expires_at],
+                "UPDATE user_sessions SET last_seen_at = ?2, expires_at = max(expires_at, ?3) \
+                 WHERE token_hash = ?1",
+                params![token_hash, last_seen_at, expires_at],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// A person's live sessions, most recently used first.
+    pub async fn list_sessions(
+        &self,
+        user_id: i64,
+        now: i64,
+    ) -> Result<Vec<SessionSummary>, StorageError> {
+        self.run("list sessions", move |conn| {
+            conn.prepare_cached(
+                "SELECT public_id, created_at, coalesce(last_seen_at, created_at), expires_at, user_agent \
+                 FROM user_sessions WHERE user_id = ?1 AND expires_at > ?2 \
+                 ORDER BY coalesce(last_seen_at, created_at) DESC, created_at DESC",
+            )?
+            .query_map(params![user_id, now], |row| {
+                Ok(SessionSummary {
+                    public_id: row.get(0)?,
+                    created_at: row.get(1)?,
+                    last_seen_at: row.get(2)?,
+                    expires_at: row.get(3)?,
+                    user_agent: row.get(4)?,
+                })
+            })?
+            .collect()
+        })
+        .await
+    }
+
+    /// Ends one of `user_id`'s sessions by its public id; false if it is not theirs.
+    pub async fn delete_user_session(
+        &self,
+        user_id: i64,
+        public_id: String,
+    ) -> Result<bool, StorageError> {
+        self.run("end a session", move |conn| {
+            conn.execute(
+                "DELETE FROM user_sessions WHERE user_id = ?1 AND public_id = ?2",
+                params![user_id, public_id],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
+    /// Ends every session of `user_id` but the one with `keep_token_hash`.
+    pub async fn delete_other_sessions(
+        &self,
+        user_id: i64,
+        keep_token_hash: String,
+    ) -> Result<usize, StorageError> {
+        self.run("end other sessions", move |conn| {
+            conn.execute(
+                "DELETE FROM user_sessions WHERE user_id = ?1 AND token_hash <> ?2",
+                params![user_id, keep_token_hash],
+            )
+        })
+        .await
+    }
+
+    pub async fn rename_user(
+        &self,
+        user_id: i64,
+        name: crate::domain::PersonName,
+    ) -> Result<(), StorageError> {
+        self.run("rename a user", move |conn| {
+            conn.execute(
+                "UPDATE users SET first_name = ?2, last_name = ?3 WHERE id = ?1",
+                params![user_id, name.first, name.last],
             )
             .map(drop)
         })

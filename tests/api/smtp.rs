@@ -104,8 +104,7 @@ struct Running {
 
 impl TestSmtp {
     pub async fn start() -> TestSmtp {
-        let listener = bind(0).expect("bind test SMTP server on 127.0.0.1:0");
-        let port = listener.local_addr().expect("local_addr").port();
+        let (listener, port) = bind_reserved_port();
         let shared = Arc::new(Shared::default());
         let running = Mutex::new(Some(serve(listener, shared.clone())));
         let inner = Arc::new(Inner {
@@ -215,6 +214,28 @@ impl TestSmtp {
 
 fn is_to(mail: &ReceivedMail, addr: &str) -> bool {
     mail.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(addr))
+}
+
+/// Ports handed to test SMTP servers in this process, never handed out twice.
+static RESERVED: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+
+/// Binds a port below Linux's ephemeral range (32768–60999). While a server is
+/// stopped its port is free; were it in the ephemeral range, another test's
+/// outgoing connection or port-0 listener could take it before `restart()`.
+fn bind_reserved_port() -> (TcpListener, u16) {
+    use rand::Rng;
+    for _ in 0..1000 {
+        let port = rand::rng().random_range(20_000..32_000);
+        let mut reserved = RESERVED.lock().unwrap();
+        if reserved.contains(&port) {
+            continue;
+        }
+        if let Ok(listener) = bind(port) {
+            reserved.push(port);
+            return (listener, port);
+        }
+    }
+    panic!("TestSmtp: no free port between 20000 and 32000");
 }
 
 fn bind(port: u16) -> io::Result<TcpListener> {
