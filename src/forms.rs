@@ -12,6 +12,8 @@ pub struct StartForm {
     pub email: String,
     #[serde(default, rename = "cf-turnstile-response")]
     pub captcha: String,
+    /// Where to go after signing in; checked again before use.
+    pub next: Option<String>,
 }
 
 /// `POST /login/verify`: the code page (code, and names for a new address) or the
@@ -23,6 +25,7 @@ pub struct VerifyForm {
     pub code: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    pub next: Option<String>,
 }
 
 /// `POST /login/resend`.
@@ -30,6 +33,7 @@ pub struct VerifyForm {
 pub struct ResendForm {
     #[serde(default)]
     pub challenge: String,
+    pub next: Option<String>,
 }
 
 /// Decodes a form body; `None` when it is not a readable form.

@@ -1,6 +1,7 @@
 //! doorcode: passwordless email-code sign-in, as a library that the `doorcode`
 //! binary and the integration tests both start through [`startup::Application`].
 
+pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod forms;
 pub mod login;
 pub mod mail;
 mod pages;
+pub mod redirect;
 mod routes;
 pub mod session;
 pub mod startup;

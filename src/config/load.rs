@@ -170,7 +170,11 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     }
     let mut hosts = BTreeSet::new();
     for host in &config.server.allowed_redirect_hosts {
-        if host.is_empty() || host.contains(['/', '\\', '@', ' ', ':']) {
+        let is_host = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        if !is_host {
             return fail(format!(
                 "server.allowed_redirect_hosts: `{host}` is not a host name (e.g. app.example.com)"
             ));

@@ -1,6 +1,7 @@
 //! Outgoing mail: the transport (SMTP, or the log in dev mode), the templates, the
 //! sealed codes in the queue, and the worker that drains the queue.
 
+mod check;
 mod seal;
 mod templates;
 mod worker;
@@ -11,6 +12,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncTransport, Message, Tokio1Executor};
 
+pub use check::{Outcome, STEP_TIMEOUT, SmtpStep, check_smtp, describe_smtp_error};
 pub use seal::{open_code, seal_code};
 pub use templates::{EmailTemplates, RenderedEmail};
 pub use worker::{MailQueue, MailSettings};

@@ -5,6 +5,7 @@ use crate::storage::ChallengeInfo;
 
 pub struct LoginView<'a> {
     pub email: &'a str,
+    pub next: Option<&'a str>,
     pub error: Option<FieldError<'a>>,
 }
 
@@ -19,6 +20,7 @@ pub fn login_page(chrome: &Chrome, view: &LoginView) -> Markup {
             p class="lead" { "Enter your email address. We will send you a 6-digit code — no password needed." }
             (banner(error))
             form method="post" action="/login" novalidate {
+                (next_input(view.next))
                 label for="email" { "Email address" }
                 input id="email" name="email" type="email" value=(view.email)
                     autocomplete="email" autocapitalize="none" spellcheck="false" inputmode="email"
@@ -44,6 +46,7 @@ pub struct CodeView<'a> {
     pub error: Option<FieldError<'a>>,
     pub first_name: &'a str,
     pub last_name: &'a str,
+    pub next: Option<&'a str>,
     pub minutes_left: i64,
 }
 
@@ -65,6 +68,7 @@ pub fn code_page(chrome: &Chrome, view: &CodeView) -> Markup {
             (banner(error))
             form method="post" action="/login/verify" novalidate {
                 input type="hidden" name="challenge" value=(id);
+                (next_input(view.next))
                 label for="code" { "6-digit code" }
                 input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code"
                     maxlength="16" required autofocus class="code-input"
@@ -79,6 +83,7 @@ pub fn code_page(chrome: &Chrome, view: &CodeView) -> Markup {
             }
             form method="post" action="/login/resend" class="secondary" {
                 input type="hidden" name="challenge" value=(id);
+                (next_input(view.next))
                 button type="submit" class="link" { "Send a new code" }
             }
             p class="secondary" { a href="/login" { "Use a different email address" } }
@@ -91,6 +96,7 @@ pub struct NameView<'a> {
     pub error: Option<FieldError<'a>>,
     pub first_name: &'a str,
     pub last_name: &'a str,
+    pub next: Option<&'a str>,
 }
 
 pub fn name_page(chrome: &Chrome, view: &NameView) -> Markup {
@@ -105,6 +111,7 @@ pub fn name_page(chrome: &Chrome, view: &NameView) -> Markup {
             (banner(error))
             form method="post" action="/login/verify" novalidate {
                 input type="hidden" name="challenge" value=(view.info.id);
+                (next_input(view.next))
                 (name_fields(error, view.first_name, view.last_name, true))
                 button type="submit" { "Create account" }
             }
@@ -126,6 +133,15 @@ fn name_fields(error: Option<&FieldError>, first: &str, last: &str, autofocus: b
             aria-invalid=[described_by(error, "last_name").map(|_| "true")]
             aria-describedby=[described_by(error, "last_name")];
         (field_error(error, "last_name"))
+    }
+}
+
+/// Carries the (already checked) return address through the sign-in steps.
+fn next_input(next: Option<&str>) -> Markup {
+    html! {
+        @if let Some(next) = next {
+            input type="hidden" name="next" value=(next);
+        }
     }
 }
 

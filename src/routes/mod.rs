@@ -1,5 +1,6 @@
 //! The routes, grouped by resource, and the app that wires them together.
 
+mod auth;
 mod home;
 mod login;
 
@@ -12,6 +13,7 @@ use poem::middleware::{CatchPanic, CookieJarManager, SetHeader};
 use poem::web::Data;
 use poem::{Endpoint, EndpointExt, Response, Route, get, handler, post};
 
+use crate::config::ServerConfig;
 use crate::pages::{message_page, not_found_page};
 use crate::state::AppState;
 use crate::web::{self, STYLESHEET, chrome, page};
@@ -21,14 +23,16 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
     let error_state = state.clone();
     let method_state = state.clone();
     let panic_state = state.clone();
-    let state_https = state.config.server.base_url.is_https();
+    let headers = security_headers(&state.config.server);
     Route::new()
         .at("/", get(home::home))
         .at("/logout", post(home::logout))
         .at("/login", get(login::show).post(login::start))
         .at("/login/verify", post(login::verify))
         .at("/login/resend", post(login::resend))
+        .at("/auth/check", get(auth::check))
         .at("/healthz", get(healthz))
+        .nest("/api", crate::api::routes(state.clone()))
         .at("/assets/style.css", get(make_sync(|_| stylesheet())))
         .around(move |ep, req| web::guard(ep, req, guard_state.clone()))
         .with(CookieJarManager::new())
@@ -63,28 +67,42 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
                 ),
             )
         }))
-        .with(security_headers(state_https))
+        .with(headers)
 }
 
 /// Only what the pages and Cloudflare's Turnstile widget need (Cloudflare documents
-/// `script-src` and `frame-src https://challenges.cloudflare.com`); no framing.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
-    script-src 'self' https://challenges.cloudflare.com; \
-    frame-src https://challenges.cloudflare.com; \
-    style-src 'self'; img-src 'self'; connect-src 'self'; \
-    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// `script-src` and `frame-src https://challenges.cloudflare.com`); no framing. Forms
+/// post to the site itself, and the redirect after signing in may go to a host in
+/// `server.allowed_redirect_hosts` (browsers apply `form-action` to that redirect).
+fn content_security_policy(server: &ServerConfig) -> String {
+    let mut form_action = String::from("'self'");
+    for host in &server.allowed_redirect_hosts {
+        form_action.push_str(&format!(" https://{host}"));
+        if !server.base_url.is_https() {
+            form_action.push_str(&format!(" http://{host}"));
+        }
+    }
+    format!(
+        "default-src 'none'; script-src 'self' https://challenges.cloudflare.com; \
+         frame-src https://challenges.cloudflare.com; style-src 'self'; img-src 'self'; \
+         connect-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    )
+}
 
 /// Set on every response, errors and 404s included.
-fn security_headers(https: bool) -> SetHeader {
+fn security_headers(server: &ServerConfig) -> SetHeader {
     let headers = SetHeader::new()
-        .overriding(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY)
+        .overriding(
+            header::CONTENT_SECURITY_POLICY,
+            content_security_policy(server),
+        )
         .overriding(header::X_FRAME_OPTIONS, "DENY")
         .overriding(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         // Not `no-referrer`: under it browsers send `Origin: null` with form POSTs,
         // which the Origin check must refuse. `strict-origin` keeps the real Origin
         // and never sends a path to another site.
         .overriding(header::REFERRER_POLICY, "strict-origin");
-    if https {
+    if server.base_url.is_https() {
         headers.overriding(
             header::STRICT_TRANSPORT_SECURITY,
             "max-age=63072000; includeSubDomains",

@@ -2,6 +2,7 @@
 //! connection: every call runs on tokio's blocking pool, so SQLite never blocks
 //! the async executor.
 
+mod admin;
 mod login;
 mod maintenance;
 mod outbox;
@@ -15,6 +16,7 @@ use anyhow::Context;
 use r2d2_sqlite::SqliteConnectionManager;
 use r2d2_sqlite::rusqlite::{self, Connection, TransactionBehavior};
 
+pub use admin::{DatabaseOverview, DeletedUser, SessionOverview, UserOverview, UserRef};
 pub use login::{
     ChallengeInfo, Closed, CompleteOutcome, NewChallenge, ResendOutcome, StartOutcome,
     VerifyOutcome, VerifyRequest,

@@ -18,8 +18,17 @@ pub async fn guard<E: Endpoint>(
     mut req: Request,
     state: Arc<AppState>,
 ) -> poem::Result<Response> {
+    // The JSON API's refusals carry its error shape; the pages' are pages.
+    let api = crate::api::is_api_request(&req);
     if changes_state(req.method()) && !same_origin(&req, state.config.server.base_url.origin()) {
         tracing::warn!(path = %req.uri().path(), "refused a cross-origin request");
+        if api {
+            return Ok(crate::api::error_response(
+                StatusCode::FORBIDDEN,
+                "cross_origin",
+                "This request was sent from another site's page, so it was refused.",
+            ));
+        }
         return Ok(refusal(
             &state,
             StatusCode::FORBIDDEN,
@@ -33,13 +42,13 @@ pub async fn guard<E: Endpoint>(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Ok(too_large(&state));
+        return Ok(too_large(&state, api));
     }
     // Bodies without a length (chunked) are read up to the cap and no further.
     let body = req.take_body();
     match body.into_bytes_limit(MAX_BODY_BYTES).await {
         Ok(bytes) => req.set_body(Body::from(bytes)),
-        Err(poem::error::ReadBodyError::PayloadTooLarge) => return Ok(too_large(&state)),
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => return Ok(too_large(&state, api)),
         Err(e) => return Ok(poem::Error::from(e).into_response()),
     }
     ep.call(req).await.map(IntoResponse::into_response)
@@ -69,7 +78,14 @@ fn same_origin(req: &Request, expected: &str) -> bool {
     true
 }
 
-fn too_large(state: &AppState) -> Response {
+fn too_large(state: &AppState, api: bool) -> Response {
+    if api {
+        return crate::api::error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "That request was too large: bodies are capped at 16 KiB.",
+        );
+    }
     refusal(
         state,
         StatusCode::PAYLOAD_TOO_LARGE,

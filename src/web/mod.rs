@@ -87,6 +87,24 @@ pub async fn read_form<T: DeserializeOwned>(state: &AppState, body: Body) -> Res
     })
 }
 
+/// The session token a request presents: `Authorization: Bearer …` (API clients,
+/// backends) or else the session cookie (browsers).
+pub fn presented_token(
+    req: &Request,
+    jar: &poem::web::cookie::CookieJar,
+    state: &AppState,
+) -> Option<String> {
+    let bearer = req
+        .header(header::AUTHORIZATION)
+        .and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+        })
+        .map(|token| token.trim().to_owned());
+    bearer.or_else(|| cookies::session_value(jar, state))
+}
+
 /// The client's address for rate limits and siteverify. `X-Forwarded-For` counts
 /// only when the operator says a proxy sets it; its last entry is the one that
 /// proxy added, the others came from the client and can be forged.

@@ -1,0 +1,209 @@
+//! The API's failures: one error body, the statuses each group of routes can answer,
+//! and the one mapping from a sign-in error to a status and body.
+
+use poem::Response;
+use poem::http::{HeaderValue, StatusCode, header};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+use crate::login::{CodeProblem, LoginError};
+use crate::storage::StorageError;
+
+/// Every failure's body.
+#[derive(Object, Debug)]
+#[oai(rename = "Error")]
+pub struct ErrorBody {
+    /// A stable machine-readable code, e.g. `invalid_email`, `wrong_code`,
+    /// `rate_limited`, `unauthorized`.
+    pub error: String,
+    /// What went wrong, as a sentence to show a person.
+    pub message: String,
+}
+
+fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
+    Json(ErrorBody {
+        error: code.to_owned(),
+        message: message.into(),
+    })
+}
+
+/// A failure as a plain response, for answers given outside an operation: the
+/// guard's refusals and poem's own errors.
+pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let mut response = poem::IntoResponse::into_response(body(code, message));
+    response.set_status(status);
+    let no_store = HeaderValue::from_static("no-store");
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, no_store);
+    response
+}
+
+// Some statuses are answered before an operation runs (403 and 413 by the guard
+// every request passes, 415 by the JSON body parser); their variants document them.
+
+/// What the sign-in routes can answer besides success.
+#[derive(ApiResponse, Debug)]
+#[allow(dead_code)]
+pub enum LoginFailure {
+    /// Bad input, a failed CAPTCHA, or a sign-in that cannot continue: `invalid_email`,
+    /// `captcha_missing`, `captcha_failed`, `invalid_code`, `wrong_code`,
+    /// `code_expired`, `too_many_attempts`, `code_used`, `unknown_challenge`,
+    /// `other_browser`, `name_required`, `invalid_name`, `invalid_request`.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// `cross_origin`: a browser sent this from another site's page.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// `too_large`: the body is over 16 KiB.
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// `unsupported_media_type`: the body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+    /// `rate_limited`: too many codes or wrong codes; try again after `Retry-After`.
+    #[oai(status = 429)]
+    TooManyRequests(
+        Json<ErrorBody>,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        i64,
+    ),
+    /// `captcha_unavailable` or `unavailable`: a dependency is down; try again soon.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+impl LoginFailure {
+    /// A new address's sign-up needs a first name. The code stays usable: the same
+    /// request sent again with the names finishes it.
+    pub fn name_required() -> Self {
+        LoginFailure::BadRequest(body(
+            "name_required",
+            "This address has no account yet. Send the request again with first_name \
+             (and last_name if you like) to finish signing up.",
+        ))
+    }
+}
+
+impl From<LoginError> for LoginFailure {
+    fn from(error: LoginError) -> Self {
+        error.log_if_dependency_failed();
+        let message = match &error {
+            LoginError::OnCodePage {
+                info,
+                problem: CodeProblem::WrongCode,
+            } => match info.attempts_left {
+                1 => "That code is not right. You have 1 attempt left.".to_owned(),
+                n => format!("That code is not right. You have {n} attempts left."),
+            },
+            other => other.to_string(),
+        };
+        let code = error.code();
+        match (error.retry_after(), error.status()) {
+            (Some(secs), _) => LoginFailure::TooManyRequests(body(code, message), secs.max(1)),
+            (None, 503) => LoginFailure::Unavailable(body(code, message)),
+            (None, _) => LoginFailure::BadRequest(body(code, message)),
+        }
+    }
+}
+
+/// Why a request that needs a session cannot go on.
+#[derive(Debug)]
+pub enum Denied {
+    /// No session, or not a live one.
+    Unauthorized,
+    Unavailable(StorageError),
+}
+
+impl From<StorageError> for Denied {
+    fn from(error: StorageError) -> Self {
+        Denied::Unavailable(error)
+    }
+}
+
+const UNAUTHORIZED: &str = "Sign in first: send the session cookie, or an \
+    Authorization: Bearer header with the token from verify.";
+const UNAVAILABLE: &str = "Sessions cannot be checked right now. Please try again in a minute.";
+
+/// A failure type for routes that need a session, with the extra statuses it lists.
+macro_rules! session_failure {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* status $status:tt => $variant:ident),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(ApiResponse, Debug)]
+        #[allow(dead_code)]
+        pub enum $name {
+            /// `unauthorized`: no session, or not a live one.
+            #[oai(status = 401)]
+            Unauthorized(
+                Json<ErrorBody>,
+                /// Always `Bearer`.
+                #[oai(header = "WWW-Authenticate")]
+                String,
+            ),
+            $($(#[$vdoc])* #[oai(status = $status)] $variant(Json<ErrorBody>),)*
+            /// `unavailable`: the database cannot answer; try again soon.
+            #[oai(status = 503)]
+            Unavailable(Json<ErrorBody>),
+        }
+
+        impl From<Denied> for $name {
+            fn from(denied: Denied) -> Self {
+                match denied {
+                    Denied::Unauthorized => {
+                        $name::Unauthorized(body("unauthorized", UNAUTHORIZED), "Bearer".into())
+                    }
+                    Denied::Unavailable(e) => {
+                        tracing::error!(error = %e, "database unavailable; API request refused (503)");
+                        $name::Unavailable(body("unavailable", UNAVAILABLE))
+                    }
+                }
+            }
+        }
+
+        impl From<StorageError> for $name {
+            fn from(error: StorageError) -> Self {
+                Denied::Unavailable(error).into()
+            }
+        }
+    };
+}
+
+session_failure! {
+    /// What reading the caller's session or sessions can answer besides success.
+    ReadFailure {
+        /// `too_large`: the request is over 16 KiB.
+        status 413 => TooLarge,
+    }
+}
+
+session_failure! {
+    /// What signing out can answer besides success.
+    SignOutFailure {
+        /// `cross_origin`: a browser sent this from another site's page.
+        status 403 => Forbidden,
+        /// `too_large`: the request is over 16 KiB.
+        status 413 => TooLarge,
+    }
+}
+
+session_failure! {
+    /// What ending one session can answer besides success.
+    EndFailure {
+        /// `cross_origin`: a browser sent this from another site's page.
+        status 403 => Forbidden,
+        /// `not_found`: no session of the caller's has this id.
+        status 404 => NotFound,
+        /// `too_large`: the request is over 16 KiB.
+        status 413 => TooLarge,
+    }
+}
+
+impl EndFailure {
+    pub fn not_found() -> Self {
+        EndFailure::NotFound(body(
+            "not_found",
+            "None of your sessions has this id. It may have ended already.",
+        ))
+    }
+}

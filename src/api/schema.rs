@@ -1,0 +1,151 @@
+//! The API's request and response bodies, as the OpenAPI document shows them.
+
+use poem_openapi::Object;
+use time::OffsetDateTime;
+
+use super::text::Text;
+use crate::login::SignedIn as FlowSignedIn;
+use crate::storage::{SessionRecord, SessionSummary};
+
+/// Seconds since the epoch as a timestamp; out-of-range values (never stored) as the epoch.
+fn timestamp(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "LoginRequest")]
+pub struct StartRequest {
+    /// The address to send the code to.
+    pub email: Text,
+    /// The Turnstile widget's token. Needed when the service has CAPTCHA on.
+    #[oai(nullable)]
+    pub turnstile_token: Option<Text>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "LoginChallenge")]
+pub struct Challenge {
+    /// Identifies this sign-in in verify and resend; keep it secret, as the code.
+    pub challenge_id: String,
+    /// The address has no account yet, so verify needs `first_name`. Always false
+    /// when the service does not reveal this before the code (the answer to verify
+    /// then says `name_required`).
+    pub new_user: bool,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "VerifyRequest")]
+pub struct VerifyRequest {
+    pub challenge_id: Text,
+    /// The 6-digit code from the email (`123456`, `123 456` and `123-456` all work).
+    pub code: Text,
+    /// Needed, with the code, when the address has no account yet.
+    #[oai(nullable)]
+    pub first_name: Option<Text>,
+    #[oai(nullable)]
+    pub last_name: Option<Text>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "ResendRequest")]
+pub struct ResendRequest {
+    pub challenge_id: Text,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "User")]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    #[oai(nullable)]
+    pub last_name: Option<String>,
+}
+
+impl From<&SessionRecord> for User {
+    fn from(record: &SessionRecord) -> Self {
+        Self {
+            id: record.user_id,
+            email: record.email.as_str().to_owned(),
+            first_name: record.first_name.clone(),
+            last_name: record.last_name.clone(),
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "SignedIn")]
+pub struct SignedIn {
+    /// The session token, shown only this once. Send it as
+    /// `Authorization: Bearer <token>`.
+    pub token: String,
+    /// When the session ends unless it is used; use extends it.
+    pub expires_at: OffsetDateTime,
+    pub user: User,
+}
+
+impl From<FlowSignedIn> for SignedIn {
+    fn from(signed_in: FlowSignedIn) -> Self {
+        Self {
+            user: User::from(&signed_in.session),
+            expires_at: timestamp(signed_in.session.expires_at),
+            token: signed_in.token.expose().to_owned(),
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "Session")]
+pub struct Session {
+    /// The session's public id (as in the sessions list), not its token.
+    pub id: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "CurrentSession")]
+pub struct CurrentSession {
+    pub user: User,
+    pub session: Session,
+}
+
+impl From<&SessionRecord> for CurrentSession {
+    fn from(record: &SessionRecord) -> Self {
+        Self {
+            user: User::from(record),
+            session: Session {
+                id: record.public_id.clone(),
+                created_at: timestamp(record.created_at),
+                expires_at: timestamp(record.expires_at),
+            },
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "SessionSummary")]
+pub struct SessionItem {
+    /// The session's public id, for `DELETE /api/v1/sessions/{id}`.
+    pub id: String,
+    pub created_at: OffsetDateTime,
+    /// Recorded at most every few minutes.
+    pub last_seen_at: OffsetDateTime,
+    /// The browser or client that signed in, as it named itself.
+    #[oai(nullable)]
+    pub user_agent: Option<String>,
+    /// This is the session the request was made with.
+    pub current: bool,
+}
+
+impl SessionItem {
+    pub fn new(summary: SessionSummary, current_id: &str) -> Self {
+        Self {
+            current: summary.public_id == current_id,
+            id: summary.public_id,
+            created_at: timestamp(summary.created_at),
+            last_seen_at: timestamp(summary.last_seen_at),
+            user_agent: summary.user_agent,
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! `doorcode check`: is this installation ready? The configuration, each step of
+//! the SMTP conversation, Turnstile's secret, and the database, one line each.
+
+use std::io::Write;
+
+use anyhow::anyhow;
+use serde::Deserialize;
+
+use super::output::count;
+use super::{CliError, ConfigSource};
+use crate::clock::Clock;
+use crate::config::{Config, TurnstileConfig};
+use crate::mail::{Outcome, STEP_TIMEOUT, check_smtp};
+use crate::storage::Storage;
+
+/// Cloudflare's documented dummy token: siteverify judges the secret first, so
+/// the answer to it tells whether the secret is known without a real visitor.
+const DUMMY_TOKEN: &str = "XXXX.DUMMY.TOKEN.XXXX";
+
+pub(super) async fn check(config: &Config, source: &ConfigSource) -> Result<(), CliError> {
+    let mut report = Report::default();
+    let path = source.path.display();
+    let read = if source.found {
+        format!("{path} and DOORCODE_* variables")
+    } else {
+        format!("built-in defaults and DOORCODE_* variables ({path} not found)")
+    };
+    let config_line = format!("{read}: every key is valid");
+    report.line("config", Outcome::Passed(config_line));
+
+    let url = config.email.smtp_url.expose();
+    if url.is_empty() {
+        let detail =
+            "dev mode: email.smtp_url is empty, so emails are printed to the log, not sent";
+        report.line("smtp", Outcome::Skipped(detail.into()));
+    } else {
+        for step in check_smtp(url).await {
+            report.line(&format!("smtp {}", step.name), step.outcome);
+        }
+    }
+    report.line("turnstile", turnstile(&config.turnstile).await);
+    report.line("database", database(config).await);
+    report.finish()
+}
+
+#[derive(Default)]
+struct Report {
+    lines: usize,
+    failed: Vec<String>,
+}
+
+impl Report {
+    /// Prints at once, so a person watching sees a slow step as it happens.
+    fn line(&mut self, name: &str, outcome: Outcome) {
+        let (status, detail) = match outcome {
+            Outcome::Passed(detail) => ("ok", detail),
+            Outcome::Skipped(detail) => ("skipped", detail),
+            Outcome::Failed(detail) => {
+                self.failed.push(name.to_owned());
+                ("FAILED", detail)
+            }
+        };
+        let detail = detail.replace(['\r', '\n'], " ");
+        println!("{name:<14} {status:<7} {detail}");
+        let _ = std::io::stdout().flush();
+        self.lines += 1;
+    }
+
+    fn finish(self) -> Result<(), CliError> {
+        if self.failed.is_empty() {
+            println!("all {} checks passed", self.lines);
+            return Ok(());
+        }
+        Err(CliError::Failed(anyhow!(
+            "{} of {} failed: {}",
+            count(self.failed.len() as u64, "check"),
+            self.lines,
+            self.failed.join(", ")
+        )))
+    }
+}
+
+#[derive(Deserialize)]
+struct SiteverifyAnswer {
+    success: bool,
+    #[serde(rename = "error-codes", default)]
+    error_codes: Vec<String>,
+}
+
+async fn turnstile(config: &TurnstileConfig) -> Outcome {
+    if !config.enabled() {
+        return Outcome::Skipped(
+            "CAPTCHA is off: turnstile.site_key and turnstile.secret_key are empty".into(),
+        );
+    }
+    let url = &config.verify_url;
+    let answer = async {
+        let client = reqwest::Client::builder().timeout(STEP_TIMEOUT).build()?;
+        let body = serde_urlencoded::to_string([
+            ("secret", config.secret_key.expose()),
+            ("response", DUMMY_TOKEN),
+        ])?;
+        let response = client
+            .post(url.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| match e {
+                e if e.is_timeout() => anyhow!("no answer within {} s", STEP_TIMEOUT.as_secs()),
+                e if e.is_connect() => anyhow!("cannot connect"),
+                e => anyhow!(e),
+            })?;
+        let status = response.status();
+        if !status.is_success() {
+            anyhow::bail!("answered HTTP {status}");
+        }
+        let answer: SiteverifyAnswer = response
+            .json()
+            .await
+            .map_err(|e| anyhow!("unreadable answer ({e})"))?;
+        anyhow::Ok(answer)
+    };
+    let answer = match answer.await {
+        Ok(answer) => answer,
+        Err(e) => return Outcome::Failed(format!("siteverify at {url}: {e:#}")),
+    };
+    let codes = answer.error_codes.join(", ");
+    let refused = ["invalid-input-secret", "missing-input-secret"];
+    if answer
+        .error_codes
+        .iter()
+        .any(|c| refused.contains(&c.as_str()))
+    {
+        return Outcome::Failed(format!(
+            "siteverify at {url} refuses turnstile.secret_key ({codes})"
+        ));
+    }
+    if answer.success {
+        Outcome::Passed(format!(
+            "siteverify at {url} accepts turnstile.secret_key (and passes any token, as Cloudflare's test secrets do)"
+        ))
+    } else {
+        Outcome::Passed(format!(
+            "siteverify at {url} accepts turnstile.secret_key (a dummy token got {codes}, as expected)"
+        ))
+    }
+}
+
+async fn database(config: &Config) -> Outcome {
+    let path = &config.database.path;
+    let overview = async {
+        let storage = Storage::open(path)?;
+        storage.ping().await?;
+        anyhow::Ok(storage.database_overview(Clock::default().now()).await?)
+    };
+    match overview.await {
+        Ok(o) => Outcome::Passed(format!(
+            "{}: schema version {}, {}, {}",
+            path.display(),
+            o.schema_version,
+            count(o.users, "user"),
+            count(o.live_sessions, "live session")
+        )),
+        Err(e) => Outcome::Failed(format!("{e:#}")),
+    }
+}

@@ -1,0 +1,282 @@
+//! The command line: parsing, logging set-up, and dispatch to the sub-commands.
+//!
+//! Exit statuses: 0 ok, 1 the check or action failed, 2 bad usage or configuration.
+//! Every failure ends with one line on stderr, `doorcode: …`.
+
+mod check;
+mod output;
+mod serve;
+mod sessions;
+mod test_email;
+mod users;
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{Config, load_config};
+use crate::domain::EmailAddress;
+use crate::storage::{Storage, StorageError, UserRef};
+
+const DEFAULT_CONFIG: &str = "config/doorcode.toml";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "doorcode",
+    version,
+    about = "Passwordless email-code sign-in and sign-up"
+)]
+pub struct Cli {
+    /// Config file [default: config/doorcode.toml, if present]
+    #[arg(long, global = true, env = "DOORCODE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Log line format
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default)
+    Serve,
+    /// Check the configuration, the SMTP server, Turnstile's secret and the database
+    Check,
+    /// Send a test message through the configured SMTP server
+    SendTestEmail {
+        /// Where to send it
+        #[arg(value_name = "ADDRESS")]
+        address: String,
+    },
+    /// List, show or delete users
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// List or revoke sessions
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Every user, with their addresses and number of live sessions
+    List {
+        /// Print a JSON array instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// One user and their live sessions
+    Show {
+        /// A user id or one of the user's email addresses
+        #[arg(value_name = "ID_OR_EMAIL")]
+        user: String,
+        /// Print a JSON object instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a user with their addresses and sessions
+    Delete {
+        /// A user id or one of the user's email addresses
+        #[arg(value_name = "ID_OR_EMAIL")]
+        user: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Live sessions, most recently used first
+    List {
+        /// Only this user's sessions (a user id or email address)
+        #[arg(long, value_name = "ID_OR_EMAIL")]
+        user: Option<String>,
+        /// Print a JSON array instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign out one user everywhere, or everyone
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("whose").required(true).multiple(false).args(["user", "all"])))]
+pub struct RevokeArgs {
+    /// Revoke this user's sessions (a user id or email address)
+    #[arg(long, value_name = "ID_OR_EMAIL")]
+    pub user: Option<String>,
+    /// Revoke every session of every user
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// How a command failed, which decides the exit status.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    /// Bad input on the command line: exit status 2.
+    #[error("{0}")]
+    Usage(String),
+    /// The check or the action failed: exit status 1.
+    #[error("{0:#}")]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<StorageError> for CliError {
+    fn from(e: StorageError) -> Self {
+        CliError::Failed(e.into())
+    }
+}
+
+/// Where the configuration came from, for `check` to report.
+pub(crate) struct ConfigSource {
+    pub path: PathBuf,
+    pub found: bool,
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    init_tracing(cli.log_format);
+    let (path, required) = match &cli.config {
+        Some(path) => (path.clone(), true),
+        None => (PathBuf::from(DEFAULT_CONFIG), false),
+    };
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let config = match load_config(&path, required, &env) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("doorcode: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let source = ConfigSource {
+        found: path.is_file(),
+        path,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("doorcode: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    match runtime.block_on(dispatch(command, config, source)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, whatever the error text holds (SMTP replies can span lines).
+            let line = e.to_string().replace(['\r', '\n'], " ");
+            eprintln!("doorcode: {line}");
+            match e {
+                CliError::Usage(_) => ExitCode::from(2),
+                CliError::Failed(_) => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+async fn dispatch(command: Command, config: Config, source: ConfigSource) -> Result<(), CliError> {
+    match command {
+        Command::Serve => serve::serve(config).await,
+        Command::Check => check::check(&config, &source).await,
+        Command::SendTestEmail { address } => test_email::send(&config, &address).await,
+        Command::Users(UsersCommand::List { json }) => users::list(&config, json).await,
+        Command::Users(UsersCommand::Show { user, json }) => {
+            users::show(&config, parse_user(&user)?, json).await
+        }
+        Command::Users(UsersCommand::Delete { user }) => {
+            users::delete(&config, parse_user(&user)?).await
+        }
+        Command::Sessions(SessionsCommand::List { user, json }) => {
+            let user = user.as_deref().map(parse_user).transpose()?;
+            sessions::list(&config, user, json).await
+        }
+        Command::Sessions(SessionsCommand::Revoke(RevokeArgs { user, .. })) => {
+            let user = user.as_deref().map(parse_user).transpose()?;
+            sessions::revoke(&config, user).await
+        }
+    }
+}
+
+/// A numeric user id, or an address normalised as sign-in normalises it.
+fn parse_user(input: &str) -> Result<UserRef, CliError> {
+    let trimmed = input.trim();
+    if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        return trimmed
+            .parse()
+            .map(UserRef::Id)
+            .map_err(|_| CliError::Usage(format!("`{input}` is too large for a user id")));
+    }
+    EmailAddress::parse(trimmed)
+        .map(UserRef::Email)
+        .map_err(|e| {
+            CliError::Usage(format!(
+                "`{input}` is neither a user id nor an email address. {e}"
+            ))
+        })
+}
+
+/// The database the service uses. Refuses to create one: a relative
+/// `database.path` read from the wrong folder would otherwise quietly start an
+/// empty database and report no users.
+fn open_existing(path: &Path) -> Result<Storage, CliError> {
+    if !path.exists() {
+        return Err(CliError::Failed(anyhow::anyhow!(
+            "no database at {} (database.path); run from the service's folder or set DOORCODE_DATABASE_PATH",
+            path.display()
+        )));
+    }
+    Ok(Storage::open(path)?)
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DOORCODE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal, never in files or log collectors.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_are_named_by_id_or_by_a_normalised_address() {
+        assert_eq!(parse_user("42").ok(), Some(UserRef::Id(42)));
+        let ada = EmailAddress::parse("ada@example.com").unwrap();
+        assert_eq!(
+            parse_user(" ADA@Example.com ").ok(),
+            Some(UserRef::Email(ada))
+        );
+        for bad in ["", "ada", "99999999999999999999", "-1"] {
+            assert!(
+                matches!(parse_user(bad), Err(CliError::Usage(_))),
+                "`{bad}` should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

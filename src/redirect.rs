@@ -1,0 +1,117 @@
+//! Where a person may be sent after signing in (`/login?next=…`): the site itself,
+//! or a host the operator listed in `server.allowed_redirect_hosts`. Anything else
+//! is dropped, so doorcode is never an open redirect.
+
+use url::Url;
+
+use crate::config::BaseUrl;
+
+/// Longest `next` considered; longer ones are dropped rather than truncated.
+const MAX_LEN: usize = 2048;
+
+/// The absolute URL to return to, if `raw` is a safe target.
+pub fn safe_next(raw: &str, base: &BaseUrl, allowed_hosts: &[String]) -> Option<String> {
+    let raw = raw.trim();
+    if raw.is_empty() || raw.len() > MAX_LEN {
+        return None;
+    }
+    // Browsers read `\` as `/` and skip tabs and newlines, which turns innocent-looking
+    // values such as `/\evil.example` into other hosts; refuse them all outright.
+    if raw.contains('\\') || raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return None;
+    }
+    let url = if raw.starts_with('/') {
+        // A path on this site; `//host` would be another site.
+        if raw.starts_with("//") {
+            return None;
+        }
+        Url::parse(base.origin()).ok()?.join(raw).ok()?
+    } else {
+        Url::parse(raw).ok()?
+    };
+    if !matches!(url.scheme(), "http" | "https")
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return None;
+    }
+    let same_origin = url.origin().ascii_serialization() == base.origin();
+    let host = url.host_str()?;
+    let listed = allowed_hosts
+        .iter()
+        .any(|allowed| allowed.eq_ignore_ascii_case(host));
+    // An allowed host still has to match the site's https-ness: no downgrade to http.
+    let scheme_ok = !base.is_https() || url.scheme() == "https";
+    (same_origin || (listed && scheme_ok)).then(|| url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_site_and_listed_hosts_are_returned_to() {
+        let base = BaseUrl::parse("https://login.example.com").unwrap();
+        let allowed = vec!["app.example.com".to_string()];
+        let cases = [
+            ("/", Some("https://login.example.com/")),
+            (
+                "/account?tab=1#top",
+                Some("https://login.example.com/account?tab=1#top"),
+            ),
+            (
+                "https://login.example.com/x",
+                Some("https://login.example.com/x"),
+            ),
+            (
+                "https://app.example.com/dashboard",
+                Some("https://app.example.com/dashboard"),
+            ),
+            ("https://APP.example.com/", Some("https://app.example.com/")),
+            (
+                "https://app.example.com:8443/",
+                Some("https://app.example.com:8443/"),
+            ),
+            ("http://app.example.com/", None),
+            ("http://login.example.com/", None),
+            ("https://evil.example/", None),
+            ("//evil.example/", None),
+            ("///evil.example/", None),
+            ("/\\evil.example", None),
+            ("\\\\evil.example", None),
+            ("https:evil.example", None),
+            ("https:/evil.example", None),
+            ("https://app.example.com@evil.example/", None),
+            ("https://user:pw@app.example.com/", None),
+            ("https://evil.example\\@app.example.com/", None),
+            ("https://app.example.com.evil.example/", None),
+            ("javascript:alert(1)", None),
+            ("data:text/html,hi", None),
+            ("ftp://app.example.com/", None),
+            ("/\tevil", None),
+            ("\u{0}/x", None),
+            ("", None),
+            ("evil.example", None),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(
+                safe_next(raw, &base, &allowed).as_deref(),
+                expected,
+                "next={raw:?}"
+            );
+        }
+        let long = format!("/{}", "a".repeat(MAX_LEN));
+        assert_eq!(safe_next(&long, &base, &allowed), None);
+    }
+
+    #[test]
+    fn an_http_site_may_return_to_listed_hosts_over_http() {
+        let base = BaseUrl::parse("http://localhost:8080").unwrap();
+        let allowed = vec!["app.localhost".to_string()];
+        assert!(safe_next("http://app.localhost:3000/", &base, &allowed).is_some());
+        assert!(
+            safe_next("http://localhost:8081/", &base, &allowed).is_none(),
+            "another port is another origin"
+        );
+    }
+}

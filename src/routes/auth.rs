@@ -1,0 +1,61 @@
+//! `/auth/check`: the forward-auth answer for reverse proxies (nginx `auth_request`,
+//! Caddy `forward_auth`, Traefik `ForwardAuth`).
+
+use std::sync::Arc;
+
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::web::{Data, cookie::CookieJar};
+use poem::{Request, Response, handler};
+
+use crate::session;
+use crate::state::AppState;
+use crate::web::{cookies, presented_token};
+
+/// 200 with the person's id, email and name in headers for a live session (cookie
+/// or bearer token), 401 otherwise. When the session's expiry moves forward the
+/// renewed cookie comes along, for proxies that pass `Set-Cookie` on.
+#[handler]
+pub async fn check(state: Data<&Arc<AppState>>, req: &Request, jar: &CookieJar) -> Response {
+    let Some(presented) = presented_token(req, jar, &state) else {
+        return answer(StatusCode::UNAUTHORIZED);
+    };
+    match session::authenticate(&state, &presented).await {
+        Ok(Some(active)) => {
+            if active.renewed && cookies::session_value(jar, &state).is_some() {
+                cookies::set_session(jar, &state, active.token.expose(), active.record.expires_at);
+            }
+            let record = &active.record;
+            let name = match &record.last_name {
+                Some(last) => format!("{} {last}", record.first_name),
+                None => record.first_name.clone(),
+            };
+            let mut response = answer(StatusCode::OK);
+            let headers = response.headers_mut();
+            headers.insert("x-doorcode-user-id", HeaderValue::from(record.user_id));
+            // Names and addresses were checked for control characters when stored, so
+            // they are valid header bytes (UTF-8 travels as opaque bytes).
+            for (key, value) in [
+                ("x-doorcode-email", record.email.as_str()),
+                ("x-doorcode-name", name.as_str()),
+            ] {
+                if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+                    headers.insert(key, value);
+                }
+            }
+            response
+        }
+        Ok(None) => answer(StatusCode::UNAUTHORIZED),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check a session: database unavailable (503)");
+            answer(StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
+fn answer(status: StatusCode) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("text/plain; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(status.canonical_reason().unwrap_or_default())
+}

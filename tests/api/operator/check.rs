@@ -1,0 +1,183 @@
+//! `doorcode check`, against the test SMTP server and the siteverify stand-in.
+
+use std::path::Path;
+
+use super::{Ran, doorcode};
+use crate::smtp::{SmtpMode, TestSmtp};
+use crate::turnstile::FakeSiteverify;
+
+/// `check` against `smtp_url` and the fake siteverify with `secret`.
+async fn check(dir: &Path, smtp_url: &str, siteverify: &FakeSiteverify, secret: &str) -> Ran {
+    let db = dir.join("doorcode.db").display().to_string();
+    let verify_url = siteverify.url();
+    let env = [
+        ("DOORCODE_DATABASE_PATH", db.as_str()),
+        ("DOORCODE_EMAIL_SMTP_URL", smtp_url),
+        ("DOORCODE_TURNSTILE_SITE_KEY", "1x00000000000000000000AA"),
+        ("DOORCODE_TURNSTILE_SECRET_KEY", secret),
+        ("DOORCODE_TURNSTILE_VERIFY_URL", verify_url.as_str()),
+    ];
+    doorcode(dir, &env, &["check"]).await
+}
+
+/// The line `check` printed for `name` (`smtp connect`, `turnstile` …).
+fn line<'a>(ran: &'a Ran, name: &str) -> &'a str {
+    let found = ran.stdout.lines().find(|l| {
+        l.strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with("  "))
+    });
+    found.unwrap_or_else(|| panic!("no `{name}` line:\n{}", ran.stdout))
+}
+
+#[tokio::test]
+async fn check_passes_with_a_working_mail_server_captcha_secret_and_database() {
+    let (smtp, siteverify) = (TestSmtp::start().await, FakeSiteverify::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let ran = check(
+        dir.path(),
+        &smtp.url(),
+        &siteverify,
+        FakeSiteverify::PASS_SECRET,
+    )
+    .await;
+    assert_eq!(ran.code, Some(0), "{}{}", ran.stdout, ran.stderr);
+    let connect = line(&ran, "smtp connect");
+    assert!(
+        connect.contains(" ok ") && connect.contains("220 localhost ESMTP doorcode TestSmtp"),
+        "the server's greeting: {connect}"
+    );
+    let ehlo = line(&ran, "smtp EHLO");
+    assert!(
+        ehlo.contains(" ok ") && ehlo.contains("AUTH PLAIN LOGIN"),
+        "{ehlo}"
+    );
+    assert!(line(&ran, "smtp STARTTLS").contains(" skipped "));
+    assert!(line(&ran, "smtp AUTH").contains(" skipped "));
+    assert!(line(&ran, "turnstile").contains(" ok "));
+    let database = line(&ran, "database");
+    assert!(
+        database.contains(" ok ")
+            && database.contains("schema version 2, 0 users, 0 live sessions"),
+        "{database}"
+    );
+    assert!(
+        ran.stdout.ends_with("all 7 checks passed\n"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(
+        siteverify.requests()[0].response.as_deref(),
+        Some(FakeSiteverify::DUMMY_TOKEN)
+    );
+}
+
+#[tokio::test]
+async fn check_fails_naming_turnstile_when_siteverify_does_not_know_the_secret() {
+    let (smtp, siteverify) = (TestSmtp::start().await, FakeSiteverify::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let ran = check(dir.path(), &smtp.url(), &siteverify, "bogus").await;
+    assert_eq!(ran.code, Some(1), "{}", ran.stdout);
+    let turnstile = line(&ran, "turnstile");
+    assert!(
+        turnstile.contains("FAILED") && turnstile.contains("invalid-input-secret"),
+        "{turnstile}"
+    );
+    assert!(ran.failure_line().contains("turnstile"), "{}", ran.stderr);
+    assert!(
+        line(&ran, "database").contains(" ok "),
+        "the other checks still run"
+    );
+}
+
+#[tokio::test]
+async fn check_fails_at_the_connect_step_when_the_mail_server_is_down() {
+    let (smtp, siteverify) = (TestSmtp::start().await, FakeSiteverify::start().await);
+    smtp.stop().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ran = check(
+        dir.path(),
+        &smtp.url(),
+        &siteverify,
+        FakeSiteverify::PASS_SECRET,
+    )
+    .await;
+    assert_eq!(ran.code, Some(1), "{}", ran.stdout);
+    let connect = line(&ran, "smtp connect");
+    assert!(
+        connect.contains("FAILED") && connect.contains("cannot connect"),
+        "{connect}"
+    );
+    assert!(
+        !ran.stdout.contains("smtp EHLO"),
+        "no step after a failed connect"
+    );
+    assert!(
+        ran.failure_line().contains("smtp connect"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[tokio::test]
+async fn check_logs_in_with_the_credentials_in_the_smtp_url() {
+    let (smtp, siteverify) = (TestSmtp::start().await, FakeSiteverify::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "smtp://mailer%40example.com:s3cret@127.0.0.1:{}",
+        smtp.port()
+    );
+    let ran = check(dir.path(), &url, &siteverify, FakeSiteverify::PASS_SECRET).await;
+    assert_eq!(ran.code, Some(0), "{}{}", ran.stdout, ran.stderr);
+    let auth = line(&ran, "smtp AUTH");
+    assert!(
+        auth.contains(" ok ") && auth.contains("as mailer@example.com: 235"),
+        "{auth}"
+    );
+    assert!(!ran.stdout.contains("s3cret"), "the password was printed");
+}
+
+#[tokio::test]
+async fn check_fails_at_starttls_when_the_url_requires_it_and_the_server_has_none() {
+    let (smtp, siteverify) = (TestSmtp::start().await, FakeSiteverify::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("smtp://127.0.0.1:{}?tls=required", smtp.port());
+    let ran = check(dir.path(), &url, &siteverify, FakeSiteverify::PASS_SECRET).await;
+    assert_eq!(ran.code, Some(1), "{}", ran.stdout);
+    assert!(line(&ran, "smtp EHLO").contains(" ok "));
+    let starttls = line(&ran, "smtp STARTTLS");
+    assert!(
+        starttls.contains("FAILED") && starttls.contains("does not offer STARTTLS"),
+        "{starttls}"
+    );
+    assert!(
+        ran.failure_line().contains("smtp STARTTLS"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[tokio::test]
+async fn check_fails_at_ehlo_when_the_server_hangs_up_after_its_greeting() {
+    let (smtp, siteverify) = (TestSmtp::start().await, FakeSiteverify::start().await);
+    smtp.set_mode(SmtpMode::DropAfterGreeting);
+    let dir = tempfile::tempdir().unwrap();
+    let ran = check(
+        dir.path(),
+        &smtp.url(),
+        &siteverify,
+        FakeSiteverify::PASS_SECRET,
+    )
+    .await;
+    assert_eq!(ran.code, Some(1), "{}", ran.stdout);
+    assert!(
+        line(&ran, "smtp connect").contains(" ok "),
+        "{}",
+        ran.stdout
+    );
+    let ehlo = line(&ran, "smtp EHLO");
+    assert!(
+        ehlo.contains("FAILED") && ehlo.contains("hung up"),
+        "{ehlo}"
+    );
+    assert!(ran.failure_line().contains("smtp EHLO"), "{}", ran.stderr);
+}
