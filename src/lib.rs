@@ -9,6 +9,7 @@ pub mod domain;
 pub mod forms;
 pub mod login;
 pub mod mail;
+pub mod metrics;
 mod pages;
 pub mod redirect;
 mod routes;

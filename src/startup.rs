@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::ServerSecret;
 use crate::mail::{EmailTemplates, MailQueue, MailSettings, Mailer, parse_from};
+use crate::metrics::Metrics;
 use crate::state::{AppState, CookieNames};
 use crate::storage::Storage;
 use crate::turnstile::Turnstile;
@@ -62,6 +63,7 @@ impl Application {
             base_url: config.server.base_url.origin().to_owned(),
             code_minutes: config.code.ttl_secs.get().div_ceil(60),
         };
+        let metrics = Arc::new(Metrics::new());
         let mail = MailQueue::new(
             storage.clone(),
             mailer,
@@ -69,6 +71,7 @@ impl Application {
             secret.clone(),
             clock.clone(),
             settings,
+            metrics.clone(),
         );
 
         let acceptor = TcpListener::bind(config.server.listen)
@@ -91,6 +94,7 @@ impl Application {
             mail,
             secret,
             clock,
+            metrics,
         });
         let endpoint = crate::routes::app(state.clone()).map_to_response().boxed();
         Ok(Self {

@@ -1,10 +1,13 @@
 //! Everything a request handler needs, built once at start-up and shared through
 //! poem's `Data` extractor.
 
+use std::sync::Arc;
+
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::ServerSecret;
 use crate::mail::MailQueue;
+use crate::metrics::Metrics;
 use crate::storage::Storage;
 use crate::turnstile::Turnstile;
 
@@ -16,6 +19,7 @@ pub struct AppState {
     pub secret: ServerSecret,
     pub clock: Clock,
     pub cookies: CookieNames,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Cookie names and flags follow `server.base_url`: on https the names carry the

@@ -147,3 +147,14 @@ fn is_json(response: &Response) -> bool {
         .content_type()
         .is_some_and(|ct| ct.starts_with("application/json"))
 }
+
+/// Every documented path with its prefix, such as `/api/v1/sessions/{id}`. The
+/// router knows path parameters only by position (`:param0`), so request metrics
+/// and logs take their route names from here.
+pub(crate) fn path_templates() -> Vec<String> {
+    <(login::LoginApi, sessions::SessionApi) as poem_openapi::OpenApi>::meta()
+        .into_iter()
+        .flat_map(|api| api.paths)
+        .map(|path| format!("{PREFIX}{}", path.path))
+        .collect()
+}

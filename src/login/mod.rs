@@ -158,6 +158,7 @@ pub async fn verify(
         VerifyOutcome::Refused(refusal, info) => Err(LoginError::Limited(refusal, Some(info))),
         VerifyOutcome::WrongCode(info) => {
             tracing::info!(to = %info.email.masked(), attempts_left = info.attempts_left, "wrong code");
+            state.metrics.wrong_code();
             if info.attempts_left == 0 {
                 return Err(LoginError::Closed(crate::storage::Closed::OutOfAttempts));
             }

@@ -12,6 +12,7 @@ use tokio::sync::{Notify, watch};
 use super::{EmailTemplates, Mailer, SendError, build_message, open_code};
 use crate::clock::Clock;
 use crate::domain::ServerSecret;
+use crate::metrics::{MailFailure, Metrics};
 use crate::storage::{QueuedMail, Storage};
 
 const BATCH: u32 = 64;
@@ -40,6 +41,7 @@ struct Inner {
     secret: ServerSecret,
     clock: Clock,
     settings: MailSettings,
+    metrics: Arc<Metrics>,
     wake: Notify,
 }
 
@@ -51,6 +53,7 @@ impl MailQueue {
         secret: ServerSecret,
         clock: Clock,
         settings: MailSettings,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let inner = Inner {
             storage,
@@ -59,6 +62,7 @@ impl MailQueue {
             secret,
             clock,
             settings,
+            metrics,
             wake: Notify::new(),
         };
         Self {
@@ -117,6 +121,7 @@ impl Inner {
         if mail.expires_at <= now {
             tracing::warn!(to = %to, message_id = %mail.message_id, attempts = mail.attempts,
                 "mail queue: the code expired before the message could be sent; dropped");
+            self.metrics.mail_failed(MailFailure::Expired);
             return self.record(
                 self.storage
                     .give_up_mail(mail.id, now, "code expired".into())
@@ -128,6 +133,7 @@ impl Inner {
             Err(e) => {
                 tracing::error!(to = %to, message_id = %mail.message_id, error = %format!("{e:#}"),
                     "mail queue: cannot compose the message; given up");
+                self.metrics.mail_failed(MailFailure::Permanent);
                 return self.record(
                     self.storage
                         .give_up_mail(mail.id, now, format!("{e:#}"))
@@ -138,18 +144,21 @@ impl Inner {
         match self.mailer.send(message).await {
             Ok(()) => {
                 tracing::info!(to = %to, message_id = %mail.message_id, "mail queue: code email sent");
+                self.metrics.code_sent();
                 self.record(self.storage.mark_mail_sent(mail.id, self.clock.now()).await);
             }
             Err(SendError::Transient(reason)) => {
                 let delay = backoff_secs(mail.attempts);
                 tracing::warn!(to = %to, message_id = %mail.message_id, attempt = mail.attempts + 1,
                     retry_in_secs = delay, reason = %reason, "mail queue: SMTP failed for now; will retry");
+                self.metrics.mail_failed(MailFailure::Transient);
                 let next = self.clock.now() + delay;
                 self.record(self.storage.retry_mail_later(mail.id, next, reason).await);
             }
             Err(SendError::Permanent(reason)) => {
                 tracing::error!(to = %to, message_id = %mail.message_id, reason = %reason,
                     "mail queue: the SMTP server refused the message for good; given up");
+                self.metrics.mail_failed(MailFailure::Permanent);
                 self.record(
                     self.storage
                         .give_up_mail(mail.id, self.clock.now(), reason)

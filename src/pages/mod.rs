@@ -7,7 +7,7 @@ mod status;
 
 use maud::{DOCTYPE, Markup, html};
 
-pub use home::home_page;
+pub use home::{HomeView, home_page};
 pub use login::{CodeView, LoginView, NameView, code_page, login_page, name_page};
 pub use status::{message_page, not_found_page};
 

@@ -1,36 +1,90 @@
+//! `/` and `/logout`: the signed-in person's page, and signing out.
+
 use std::sync::Arc;
 
 use poem::http::StatusCode;
 use poem::web::{Data, cookie::CookieJar};
-use poem::{Response, handler};
+use poem::{Request, Response, handler};
 
-use crate::pages::home_page;
-use crate::session;
+use crate::pages::{FieldError, HomeView, home_page};
+use crate::session::{self, ActiveSession};
 use crate::state::AppState;
 use crate::web::{chrome, cookies, page, see_other, unavailable};
 
-/// Signed in: the person's page. Signed out: to the sign-in page.
-#[handler]
-pub async fn home(state: Data<&Arc<AppState>>, jar: &CookieJar) -> Response {
-    let Some(presented) = cookies::session_value(jar, &state) else {
-        return see_other("/login");
+/// The live session of this browser, or the response to give instead: to the
+/// sign-in page when there is none, 503 when it cannot be checked.
+pub(super) async fn signed_in(
+    state: &AppState,
+    jar: &CookieJar,
+) -> Result<ActiveSession, Response> {
+    let Some(presented) = cookies::session_value(jar, state) else {
+        return Err(see_other("/login"));
     };
-    match session::authenticate(&state, &presented).await {
+    match session::authenticate(state, &presented).await {
         Ok(Some(active)) => {
             if active.renewed {
-                cookies::set_session(jar, &state, active.token.expose(), active.record.expires_at);
+                cookies::set_session(jar, state, active.token.expose(), active.record.expires_at);
             }
-            page(StatusCode::OK, home_page(&chrome(&state), &active.record))
+            Ok(active)
         }
         Ok(None) => {
-            cookies::clear(jar, &state, &state.cookies.session);
-            see_other("/login")
+            cookies::clear(jar, state, &state.cookies.session);
+            Err(see_other("/login"))
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot check a session: database unavailable (503)");
-            unavailable(&state)
+            Err(unavailable(state))
         }
     }
+}
+
+/// Renders the person's page, with an optional notice or error.
+pub(super) async fn render(
+    state: &AppState,
+    active: &ActiveSession,
+    status: StatusCode,
+    notice: Option<&str>,
+    error: Option<FieldError<'_>>,
+    typed_name: Option<(&str, &str)>,
+) -> Response {
+    let now = state.clock.now();
+    let sessions = match state
+        .storage
+        .list_sessions(active.record.user_id, now)
+        .await
+    {
+        Ok(sessions) => sessions,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot list sessions: database unavailable (503)");
+            return unavailable(state);
+        }
+    };
+    let view = HomeView {
+        session: &active.record,
+        sessions: &sessions,
+        now,
+        notice,
+        error,
+        typed_name,
+    };
+    page(status, home_page(&chrome(state), &view))
+}
+
+/// Signed in: the person's page. Signed out: to the sign-in page.
+#[handler]
+pub async fn home(state: Data<&Arc<AppState>>, req: &Request, jar: &CookieJar) -> Response {
+    let active = match signed_in(&state, jar).await {
+        Ok(active) => active,
+        Err(response) => return response,
+    };
+    // Set by the account actions' redirects (post, then redirect, then get).
+    let notice = match req.uri().query() {
+        Some("done=name") => Some("Your name is saved."),
+        Some("done=ended") => Some("That device is signed out."),
+        Some("done=others") => Some("You are signed out everywhere else."),
+        _ => None,
+    };
+    render(&state, &active, StatusCode::OK, notice, None, None).await
 }
 
 /// Deletes the session row and the cookie.

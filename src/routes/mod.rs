@@ -1,5 +1,6 @@
 //! The routes, grouped by resource, and the app that wires them together.
 
+mod account;
 mod auth;
 mod home;
 mod login;
@@ -23,15 +24,23 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
     let error_state = state.clone();
     let method_state = state.clone();
     let panic_state = state.clone();
+    let metrics = state.metrics.clone();
     let headers = security_headers(&state.config.server);
     Route::new()
         .at("/", get(home::home))
         .at("/logout", post(home::logout))
+        .at("/account/name", post(account::rename))
+        .at("/account/sessions/end", post(account::end_session))
+        .at(
+            "/account/sessions/end-others",
+            post(account::end_other_sessions),
+        )
         .at("/login", get(login::show).post(login::start))
         .at("/login/verify", post(login::verify))
         .at("/login/resend", post(login::resend))
         .at("/auth/check", get(auth::check))
         .at("/healthz", get(healthz))
+        .at("/metrics", get(web::observe::metrics_page))
         .nest("/api", crate::api::routes(state.clone()))
         .at("/assets/style.css", get(make_sync(|_| stylesheet())))
         .around(move |ep, req| web::guard(ep, req, guard_state.clone()))
@@ -68,6 +77,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
             )
         }))
         .with(headers)
+        .with(web::observe::Observe::new(metrics))
 }
 
 /// Only what the pages and Cloudflare's Turnstile widget need (Cloudflare documents

@@ -3,6 +3,7 @@
 
 pub mod cookies;
 mod guard;
+pub mod observe;
 
 use std::net::IpAddr;
 

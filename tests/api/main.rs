@@ -1,3 +1,4 @@
+mod account;
 mod bad_input;
 mod captcha;
 mod cli;
@@ -11,6 +12,7 @@ mod limits;
 mod load;
 mod mail;
 mod nginx;
+mod observability;
 mod operator;
 mod sessions;
 mod smtp;

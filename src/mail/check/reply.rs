@@ -27,7 +27,23 @@ pub fn describe_smtp_error(e: &lettre::transport::smtp::Error) -> String {
     while let Some(inner) = cause.and_then(std::error::Error::source) {
         cause = Some(inner);
     }
+    // A server that closes the connection shows up as a reset or a broken pipe
+    // when doorcode writes next, rather than as a short reply.
+    let hung_up = cause
+        .and_then(|c| c.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| {
+            use std::io::ErrorKind::{
+                BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof,
+            };
+            matches!(
+                io.kind(),
+                BrokenPipe | ConnectionAborted | ConnectionReset | UnexpectedEof
+            )
+        });
     let cause = cause.map_or_else(|| e.to_string(), ToString::to_string);
+    if hung_up {
+        return format!("the server hung up ({cause})");
+    }
     if e.is_response() {
         // lettre's words for a reply cut short or malformed.
         return format!("no usable reply: the server hung up or answered garbage ({cause})");

@@ -1,0 +1,132 @@
+//! `/account/…`: what a signed-in person changes themselves — their name, and which
+//! devices stay signed in.
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::{Data, cookie::CookieJar};
+use poem::{Body, Response, handler};
+use serde::Deserialize;
+
+use super::home::{render, signed_in};
+use crate::domain::PersonName;
+use crate::pages::FieldError;
+use crate::state::AppState;
+use crate::web::{read_form, see_other, unavailable};
+
+#[derive(Deserialize)]
+struct NameForm {
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+}
+
+#[derive(Deserialize)]
+struct SessionForm {
+    #[serde(default)]
+    session: String,
+}
+
+#[handler]
+pub async fn rename(state: Data<&Arc<AppState>>, jar: &CookieJar, body: Body) -> Response {
+    let active = match signed_in(&state, jar).await {
+        Ok(active) => active,
+        Err(response) => return response,
+    };
+    let form: NameForm = match read_form(&state, body).await {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let name = match PersonName::parse(&form.first_name, &form.last_name) {
+        Ok(name) => name,
+        Err(e) => {
+            let error = FieldError {
+                field: e.field(),
+                message: e.to_string(),
+            };
+            let typed = (form.first_name.as_str(), form.last_name.as_str());
+            return render(
+                &state,
+                &active,
+                StatusCode::BAD_REQUEST,
+                None,
+                Some(error),
+                Some(typed),
+            )
+            .await;
+        }
+    };
+    match state.storage.rename_user(active.record.user_id, name).await {
+        Ok(()) => see_other("/?done=name"),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot save a name: database unavailable (503)");
+            unavailable(&state)
+        }
+    }
+}
+
+/// Signs out one of the person's own devices; anyone else's session id is a 404.
+#[handler]
+pub async fn end_session(state: Data<&Arc<AppState>>, jar: &CookieJar, body: Body) -> Response {
+    let active = match signed_in(&state, jar).await {
+        Ok(active) => active,
+        Err(response) => return response,
+    };
+    let form: SessionForm = match read_form(&state, body).await {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    match state
+        .storage
+        .delete_user_session(active.record.user_id, form.session)
+        .await
+    {
+        Ok(true) => see_other("/?done=ended"),
+        Ok(false) => {
+            let error = FieldError {
+                field: "",
+                message: "That device is already signed out.".into(),
+            };
+            render(
+                &state,
+                &active,
+                StatusCode::NOT_FOUND,
+                None,
+                Some(error),
+                None,
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot end a session: database unavailable (503)");
+            unavailable(&state)
+        }
+    }
+}
+
+#[handler]
+pub async fn end_other_sessions(state: Data<&Arc<AppState>>, jar: &CookieJar) -> Response {
+    let active = match signed_in(&state, jar).await {
+        Ok(active) => active,
+        Err(response) => return response,
+    };
+    match state
+        .storage
+        .delete_other_sessions(active.record.user_id, active.token.hash())
+        .await
+    {
+        Ok(ended) => {
+            tracing::info!(
+                user_id = active.record.user_id,
+                ended,
+                "signed out everywhere else"
+            );
+            see_other("/?done=others")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot end sessions: database unavailable (503)");
+            unavailable(&state)
+        }
+    }
+}
