@@ -12,7 +12,7 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use super::error::Denied;
 use crate::session::{self, ActiveSession};
 use crate::state::AppState;
-use crate::web::cookies;
+use crate::web::{bearer_token, cookies};
 
 pub const BEARER_SCHEME: &str = "bearer";
 /// Its cookie name is filled in from the configuration when the document is built.
@@ -27,15 +27,11 @@ pub struct Presented {
 
 impl Presented {
     fn read(req: &Request) -> Self {
-        let bearer = req
-            .header(poem::http::header::AUTHORIZATION)
-            .and_then(|value| value.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
-        if let Some((_, token)) = bearer {
+        if let Some(token) = bearer_token(req) {
             // An explicit bearer token is the only credential considered, so a bad
             // one is refused rather than quietly replaced by a cookie.
             return Self {
-                token: Some(token.trim().to_owned()),
+                token: Some(token),
                 via_cookie: false,
             };
         }

@@ -88,22 +88,22 @@ pub async fn read_form<T: DeserializeOwned>(state: &AppState, body: Body) -> Res
     })
 }
 
-/// The session token a request presents: `Authorization: Bearer …` (API clients,
-/// backends) or else the session cookie (browsers).
+/// The token in `Authorization: Bearer …`, if the request carries one.
+pub fn bearer_token(req: &Request) -> Option<String> {
+    req.header(header::AUTHORIZATION)
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned())
+}
+
+/// The session token a request presents: a bearer token (API clients, backends)
+/// or else the session cookie (browsers).
 pub fn presented_token(
     req: &Request,
     jar: &poem::web::cookie::CookieJar,
     state: &AppState,
 ) -> Option<String> {
-    let bearer = req
-        .header(header::AUTHORIZATION)
-        .and_then(|value| {
-            value
-                .strip_prefix("Bearer ")
-                .or_else(|| value.strip_prefix("bearer "))
-        })
-        .map(|token| token.trim().to_owned());
-    bearer.or_else(|| cookies::session_value(jar, state))
+    bearer_token(req).or_else(|| cookies::session_value(jar, state))
 }
 
 /// The client's address for rate limits and siteverify. `X-Forwarded-For` counts
