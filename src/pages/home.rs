@@ -3,7 +3,8 @@
 
 use maud::{Markup, html};
 
-use super::{Chrome, FieldError, banner, described_by, field_error, layout, notice};
+use super::login::name_fields;
+use super::{Chrome, FieldError, banner, layout, notice};
 use crate::storage::{SessionRecord, SessionSummary};
 
 pub struct HomeView<'a> {
@@ -43,18 +44,7 @@ pub fn home_page(chrome: &Chrome, view: &HomeView) -> Markup {
 
             h2 { "Your name" }
             form method="post" action="/account/name" novalidate {
-                label for="first_name" { "First name" }
-                input id="first_name" name="first_name" type="text" value=(first) autocomplete="given-name"
-                    maxlength="127" required
-                    aria-invalid=[described_by(error, "first_name").map(|_| "true")]
-                    aria-describedby=[described_by(error, "first_name")];
-                (field_error(error, "first_name"))
-                label for="last_name" { "Last name " span class="optional" { "(optional)" } }
-                input id="last_name" name="last_name" type="text" value=(last) autocomplete="family-name"
-                    maxlength="127"
-                    aria-invalid=[described_by(error, "last_name").map(|_| "true")]
-                    aria-describedby=[described_by(error, "last_name")];
-                (field_error(error, "last_name"))
+                (name_fields(error, first, last, false))
                 button type="submit" class="quiet" { "Save name" }
             }
 

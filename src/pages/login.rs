@@ -119,7 +119,12 @@ pub fn name_page(chrome: &Chrome, view: &NameView) -> Markup {
     )
 }
 
-fn name_fields(error: Option<&FieldError>, first: &str, last: &str, autofocus: bool) -> Markup {
+pub(super) fn name_fields(
+    error: Option<&FieldError>,
+    first: &str,
+    last: &str,
+    autofocus: bool,
+) -> Markup {
     html! {
         label for="first_name" { "First name" }
         input id="first_name" name="first_name" type="text" value=(first) autocomplete="given-name"
