@@ -54,12 +54,14 @@ impl Storage {
             check_existing(path)?;
         }
         let manager = SqliteConnectionManager::file(path).with_init(|conn| {
-            // WAL lets readers run beside the one writer; busy_timeout makes writers
-            // queue instead of failing with "database is locked".
+            // busy_timeout first: even setting journal_mode takes a lock, and a new
+            // connection opened while another process or connection writes must wait
+            // for it rather than fail with "database is locked".
+            conn.busy_timeout(Duration::from_secs(5))?;
+            // WAL lets readers run beside the one writer.
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.pragma_update(None, "foreign_keys", "ON")?;
-            conn.busy_timeout(Duration::from_secs(5))
+            conn.pragma_update(None, "foreign_keys", "ON")
         });
         let pool = r2d2::Pool::builder()
             .max_size(8)
@@ -120,6 +122,7 @@ fn check_existing(path: &Path) -> anyhow::Result<()> {
     let untouched = || format!("{} was left untouched", path.display());
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .with_context(|| format!("cannot open the database {}", path.display()))?;
+    conn.busy_timeout(Duration::from_secs(5))?;
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
         .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
