@@ -54,12 +54,11 @@ impl Storage {
             check_existing(path)?;
         }
         let manager = SqliteConnectionManager::file(path).with_init(|conn| {
-            // busy_timeout first: even setting journal_mode takes a lock, and a new
-            // connection opened while another process or connection writes must wait
-            // for it rather than fail with "database is locked".
+            // Per-connection settings only, none of which takes a lock. busy_timeout
+            // makes a connection wait for a writer (another pool connection, or
+            // another doorcode process such as `doorcode check`) instead of failing
+            // with "database is locked".
             conn.busy_timeout(Duration::from_secs(5))?;
-            // WAL lets readers run beside the one writer.
-            conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.pragma_update(None, "foreign_keys", "ON")
         });
@@ -69,6 +68,7 @@ impl Storage {
             .build(manager)
             .with_context(|| format!("cannot open the database {}", path.display()))?;
         let mut conn = pool.get()?;
+        use_wal(&conn).with_context(|| format!("cannot switch {} to WAL", path.display()))?;
         migrate(&mut conn).with_context(|| format!("cannot migrate {}", path.display()))?;
         Ok(Self { pool })
     }
@@ -141,6 +141,17 @@ fn check_existing(path: &Path) -> anyhow::Result<()> {
             tables.join(", "),
             untouched()
         );
+    }
+    Ok(())
+}
+
+/// WAL lets readers run beside the one writer. The mode is stored in the file, so it
+/// is set once, and only when it is not set yet: switching takes a lock that would
+/// make a second process opening a live database fail.
+fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     }
     Ok(())
 }
