@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod forms;
+pub mod i18n;
 pub mod login;
 pub mod mail;
 pub mod metrics;

@@ -36,7 +36,7 @@ pub struct Application {
 impl Application {
     /// Opens the database, prepares mail and CAPTCHA, and binds the listening socket.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let storage = Storage::open(&config.database.path)?;
+        let storage = Storage::from_config(&config.database).await?;
         let secret = if config.security.secret_key.is_empty() {
             let path = config.database.path.with_file_name("secret.key");
             ServerSecret::load_or_create(&path)?
@@ -62,6 +62,7 @@ impl Application {
             app_name: config.server.app_name.clone(),
             base_url: config.server.base_url.origin().to_owned(),
             code_minutes: config.code.ttl_secs.get().div_ceil(60),
+            default_language: config.server.default_language(),
         };
         let metrics = Arc::new(Metrics::new());
         let mail = MailQueue::new(

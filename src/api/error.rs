@@ -6,7 +6,7 @@ use poem::http::{HeaderValue, StatusCode, header};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
-use crate::login::{CodeProblem, LoginError};
+use crate::login::LoginError;
 use crate::storage::StorageError;
 
 /// Every failure's body.
@@ -89,16 +89,9 @@ impl LoginFailure {
 impl From<LoginError> for LoginFailure {
     fn from(error: LoginError) -> Self {
         error.log_if_dependency_failed();
-        let message = match &error {
-            LoginError::OnCodePage {
-                info,
-                problem: CodeProblem::WrongCode,
-            } => match info.attempts_left {
-                1 => "That code is not right. You have 1 attempt left.".to_owned(),
-                n => format!("That code is not right. You have {n} attempts left."),
-            },
-            other => other.to_string(),
-        };
+        // English, whatever the client's language: a wrong code says how many
+        // attempts are left.
+        let message = error.to_string();
         let code = error.code();
         match (error.retry_after(), error.status()) {
             (Some(secs), _) => LoginFailure::TooManyRequests(body(code, message), secs.max(1)),

@@ -21,7 +21,7 @@ use crate::config::AskName;
 use crate::domain::NameError;
 use crate::login::{self, CodeProblem, LoginError, NameInput, Verified};
 use crate::state::AppState;
-use crate::web::{client_ip, cookies};
+use crate::web::{client_ip, cookies, language_of};
 
 pub struct LoginApi;
 
@@ -68,7 +68,9 @@ impl LoginApi {
     ) -> Result<Started, LoginFailure> {
         let ip = client_ip(req, state.config.server.trust_proxy_headers);
         let captcha = body.turnstile_token.as_deref().unwrap_or("");
-        let info = login::start(&state, &body.email, captcha, ip, None).await?;
+        // Error messages stay English; the email follows the client's Accept-Language.
+        let lang = language_of(req, &state);
+        let info = login::start(&state, &body.email, captcha, ip, None, lang).await?;
         // With `after_code`, whether an address has an account is not told before
         // the right code.
         let new_user = !info.has_account && state.config.signup.ask_name == AskName::WithCode;
@@ -136,7 +138,8 @@ impl LoginApi {
         body: Json<ResendRequest>,
     ) -> Result<Resent, LoginFailure> {
         let ip = client_ip(req, state.config.server.trust_proxy_headers);
-        login::resend(&state, &body.challenge_id, None, ip).await?;
+        let lang = language_of(req, &state);
+        login::resend(&state, &body.challenge_id, None, ip, lang).await?;
         Ok(Resent::Ok)
     }
 }

@@ -150,17 +150,31 @@ async fn turnstile(config: &TurnstileConfig) -> Outcome {
     }
 }
 
+/// The database as an operator knows it, without the password a URL may hold.
+fn database_name(config: &Config) -> String {
+    if config.database.url.is_empty() {
+        return config.database.path.display().to_string();
+    }
+    match url::Url::parse(config.database.url.expose()) {
+        Ok(url) => format!(
+            "PostgreSQL at {}{}",
+            url.host_str().unwrap_or("localhost"),
+            url.path()
+        ),
+        Err(_) => "PostgreSQL".to_owned(),
+    }
+}
+
 async fn database(config: &Config) -> Outcome {
-    let path = &config.database.path;
     let overview = async {
-        let storage = Storage::open(path)?;
+        let storage = Storage::from_config(&config.database).await?;
         storage.ping().await?;
         anyhow::Ok(storage.database_overview(Clock::default().now()).await?)
     };
     match overview.await {
         Ok(o) => Outcome::Passed(format!(
             "{}: schema version {}, {}, {}",
-            path.display(),
+            database_name(config),
             o.schema_version,
             count(o.users, "user"),
             count(o.live_sessions, "live session")

@@ -4,6 +4,7 @@
 //! Every failure ends with one line on stderr, `doorcode: …`.
 
 mod check;
+mod migrate;
 mod output;
 mod serve;
 mod sessions;
@@ -12,7 +13,7 @@ mod users;
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
@@ -66,6 +67,16 @@ pub enum Command {
     /// List or revoke sessions
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Copy users, addresses and sessions (and sign-ins in progress and pending
+    /// mail) from a SQLite database into PostgreSQL; safe to run again
+    MigrateToPostgres {
+        /// The SQLite file [default: database.path]
+        #[arg(long, value_name = "PATH")]
+        from: Option<PathBuf>,
+        /// The PostgreSQL database, postgres://user:pass@host/db [default: database.url]
+        #[arg(long, value_name = "URL")]
+        to: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +216,7 @@ async fn dispatch(command: Command, config: Config, source: ConfigSource) -> Res
             let user = user.as_deref().map(parse_user).transpose()?;
             sessions::revoke(&config, user).await
         }
+        Command::MigrateToPostgres { from, to } => migrate::run(&config, from, to).await,
     }
 }
 
@@ -226,17 +238,18 @@ fn parse_user(input: &str) -> Result<UserRef, CliError> {
         })
 }
 
-/// The database the service uses. Refuses to create one: a relative
+/// The database the service uses. Refuses to create a SQLite file: a relative
 /// `database.path` read from the wrong folder would otherwise quietly start an
 /// empty database and report no users.
-fn open_existing(path: &Path) -> Result<Storage, CliError> {
-    if !path.exists() {
+async fn open_existing(config: &crate::config::DatabaseConfig) -> Result<Storage, CliError> {
+    let path = &config.path;
+    if config.url.is_empty() && !path.exists() {
         return Err(CliError::Failed(anyhow::anyhow!(
             "no database at {} (database.path); run from the service's folder or set DOORCODE_DATABASE_PATH",
             path.display()
         )));
     }
-    Ok(Storage::open(path)?)
+    Ok(Storage::from_config(config).await?)
 }
 
 fn init_tracing(format: LogFormat) {

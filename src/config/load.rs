@@ -3,7 +3,8 @@ use std::path::Path;
 
 use toml::{Table, Value};
 
-use super::{Config, LANGUAGES};
+use super::Config;
+use crate::i18n::Language;
 
 /// One line naming the key and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -149,11 +150,22 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     let fail = |message: String| Err(ConfigError::new(message));
 
     if !config.database.url.is_empty() {
-        return fail(
-            "database.url: the PostgreSQL backend is not available in this version; \
-             leave database.url empty to use the SQLite file at database.path"
-                .into(),
-        );
+        let url = config.database.url.expose();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return fail("database.url: must be a postgres:// URL, or empty for SQLite".into());
+        }
+        if let Err(e) = url.parse::<tokio_postgres::Config>() {
+            return fail(format!("database.url: not a valid PostgreSQL URL: {e}"));
+        }
+        // Every instance must hash and seal codes with the same secret; a file
+        // beside a SQLite database would give each instance its own.
+        if config.security.secret_key.is_empty() {
+            return fail(
+                "security.secret_key: must be set when database.url is set, the same on every \
+                 instance (e.g. the output of `openssl rand -hex 32`)"
+                    .into(),
+            );
+        }
     }
     if config.database.path.as_os_str().is_empty() {
         return fail("database.path: must not be empty".into());
@@ -161,13 +173,16 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     if config.server.app_name.trim().is_empty() {
         return fail("server.app_name: must not be empty".into());
     }
-    if !LANGUAGES.contains(&config.server.default_language.as_str()) {
+    if Language::find(&config.server.default_language).is_none() {
         return fail(format!(
-            "server.default_language: `{}` is not available (available: {})",
+            "server.default_language: `{}` has no catalogue (available: {}; add locales/{}.toml to add it)",
             config.server.default_language,
-            LANGUAGES.join(", ")
+            Language::tags(),
+            config.server.default_language,
         ));
     }
+    check_logo_url(&config.server.logo_url)
+        .map_err(|e| ConfigError::new(format!("server.logo_url: {e}")))?;
     let mut hosts = BTreeSet::new();
     for host in &config.server.allowed_redirect_hosts {
         let is_host = !host.is_empty()
@@ -216,6 +231,37 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// The header logo is loaded by every visitor's browser, so it must come over https
+/// (or from this site), and its host is added to the Content-Security-Policy.
+fn check_logo_url(logo: &str) -> Result<(), String> {
+    if logo.is_empty() {
+        return Ok(());
+    }
+    let example = "use an https:// URL or a path on this site such as /assets/logo.svg";
+    if logo.starts_with('/') {
+        let path_only = !logo.starts_with("//")
+            && !logo.contains(['\\', '"', '\'', '<', '>', ' '])
+            && !logo.chars().any(char::is_control);
+        return if path_only {
+            Ok(())
+        } else {
+            Err(format!("`{logo}` is not a plain path; {example}"))
+        };
+    }
+    match url::Url::parse(logo) {
+        Ok(url) if url.scheme() == "https" && url.host_str().is_some_and(|h| !h.is_empty()) => {
+            if url.username().is_empty() && url.password().is_none() {
+                Ok(())
+            } else {
+                Err(format!("`{logo}` must not contain a user name or password"))
+            }
+        }
+        _ => Err(format!(
+            "`{logo}` is neither an https:// URL nor a path; {example}"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -271,9 +317,19 @@ mod tests {
                     "a.example, b.example",
                 ),
                 ("DOORCODE_SIGNUP_ASK_NAME", "after_code"),
+                ("DOORCODE_SERVER_DEFAULT_LANGUAGE", "de"),
+                (
+                    "DOORCODE_SERVER_LOGO_URL",
+                    "https://cdn.example.com/logo.svg",
+                ),
             ],
         )
         .unwrap();
+        assert_eq!(config.server.default_language().code(), "de");
+        assert_eq!(
+            config.server.logo(),
+            Some("https://cdn.example.com/logo.svg")
+        );
         assert_eq!(config.code.ttl_secs.get(), 120);
         assert!(config.server.trust_proxy_headers);
         assert_eq!(
@@ -322,15 +378,41 @@ mod tests {
                 "security.secret_key",
             ),
             ("[signup]\nask_name = \"never\"\n", &[], "signup.ask_name"),
+            ("[database]\nurl = \"mysql://x/y\"\n", &[], "database.url"),
             (
                 "[database]\nurl = \"postgres://x/y\"\n",
                 &[],
-                "database.url",
+                "security.secret_key",
             ),
             (
                 "[server]\ndefault_language = \"xx\"\n",
                 &[],
                 "server.default_language",
+            ),
+            (
+                "",
+                &[("DOORCODE_SERVER_DEFAULT_LANGUAGE", "fr")],
+                "server.default_language",
+            ),
+            (
+                "[server]\nlogo_url = \"http://cdn.example.com/logo.png\"\n",
+                &[],
+                "server.logo_url",
+            ),
+            (
+                "",
+                &[("DOORCODE_SERVER_LOGO_URL", "//evil.example/logo.png")],
+                "server.logo_url",
+            ),
+            (
+                "[server]\nlogo_url = \"javascript:alert(1)\"\n",
+                &[],
+                "server.logo_url",
+            ),
+            (
+                "[server]\nlogo_url = \"logo.png\"\n",
+                &[],
+                "server.logo_url",
             ),
             ("[code]\nmax_attempts = -1\n", &[], "code.max_attempts"),
             ("not toml at all [", &[], "config file"),

@@ -37,6 +37,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub base_url: BaseUrl,
     pub app_name: String,
+    /// `https://…` or `/…`; shown in the page header instead of the name. Empty: none.
+    pub logo_url: String,
     pub default_language: String,
     pub trust_proxy_headers: bool,
     pub allowed_redirect_hosts: Vec<String>,
@@ -48,6 +50,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             base_url: BaseUrl::parse("http://localhost:8080").expect("default base_url is valid"),
             app_name: "doorcode".into(),
+            logo_url: String::new(),
             default_language: "en".into(),
             trust_proxy_headers: false,
             allowed_redirect_hosts: Vec::new(),
@@ -198,5 +201,16 @@ pub enum AskName {
     AfterCode,
 }
 
-/// Languages that have a catalogue; `server.default_language` must be one of them.
-pub const LANGUAGES: &[&str] = &["en"];
+impl ServerConfig {
+    /// The language of pages and emails when `Accept-Language` names none doorcode
+    /// has. `validate` makes sure it has a catalogue.
+    pub fn default_language(&self) -> crate::i18n::Language {
+        crate::i18n::Language::find(&self.default_language)
+            .unwrap_or_else(crate::i18n::Language::english)
+    }
+
+    /// The logo for the page header, if one is set.
+    pub fn logo(&self) -> Option<&str> {
+        Some(self.logo_url.as_str()).filter(|url| !url.is_empty())
+    }
+}

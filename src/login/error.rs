@@ -1,49 +1,64 @@
+use std::fmt;
+
 use crate::domain::{EmailError, LoginCodeError, NameError};
+use crate::i18n::Language;
 use crate::storage::{ChallengeInfo, Closed, Refusal, StorageError};
 use crate::turnstile::TurnstileError;
 
 /// Everything that can stop a sign-in, in terms a person can act on. The HTTP
 /// layers map each variant to a status and a page or JSON body in one place.
-#[derive(Debug, thiserror::Error)]
+///
+/// The words come from the language catalogues ([`LoginError::message`]); `Display`
+/// is the English text, which the JSON API and the logs use.
+#[derive(Debug)]
 pub enum LoginError {
-    #[error("{0}")]
     InvalidEmail(EmailError),
-    #[error("Please complete the security check, then try again.")]
     CaptchaMissing,
-    #[error("The security check did not pass. Please try again.")]
     CaptchaRejected,
-    #[error("The security check cannot be reached right now. Please try again in a minute.")]
-    CaptchaUnavailable(#[source] anyhow::Error),
+    CaptchaUnavailable(anyhow::Error),
     /// A limit was reached; the sign-in's details when it has a code page to return to.
-    #[error("{}", limited_message(.0))]
     Limited(Refusal, Option<ChallengeInfo>),
-    #[error("{}", closed_message(*.0))]
     Closed(Closed),
-    #[error("{problem}")]
     OnCodePage {
         info: ChallengeInfo,
         problem: CodeProblem,
     },
-    #[error("{problem}")]
     OnNamePage {
         info: ChallengeInfo,
         problem: NameError,
     },
-    #[error("Sign-in is unavailable right now. Please try again in a minute.")]
-    Unavailable(#[from] StorageError),
+    Unavailable(StorageError),
 }
 
 /// What is wrong with a code-page submission; the sign-in itself is still usable.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum CodeProblem {
-    #[error("{0}")]
     BadCode(LoginCodeError),
-    #[error("That code is not right.")]
     WrongCode,
-    #[error("{0}")]
     BadName(NameError),
-    #[error("Enter the 6-digit code from the email first.")]
     CodeNeeded,
+}
+
+impl fmt::Display for LoginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message(Language::english()))
+    }
+}
+
+impl std::error::Error for LoginError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoginError::CaptchaUnavailable(e) => Some(e.as_ref()),
+            LoginError::Unavailable(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<StorageError> for LoginError {
+    fn from(error: StorageError) -> Self {
+        LoginError::Unavailable(error)
+    }
 }
 
 impl From<TurnstileError> for LoginError {
@@ -126,57 +141,219 @@ impl LoginError {
     }
 }
 
-fn limited_message(refusal: &Refusal) -> String {
-    let wait = wait_text(refusal.retry_after());
-    match refusal {
-        Refusal::EmailHourly { .. } => {
-            format!("Too many codes were sent to this address. You can ask for another in {wait}.")
-        }
-        Refusal::IpHourly { .. } => {
-            format!("Too many sign-in attempts from your network. Please try again in {wait}.")
-        }
-        Refusal::FailureBudget { .. } => format!(
-            "Too many wrong codes were entered for this address. Please try again in {wait}."
-        ),
-        Refusal::ResendTooSoon { .. } => {
-            format!("A code was just sent. You can ask for a new one in {wait}.")
+impl LoginError {
+    /// What the person reads, in `lang`. A wrong code says how many attempts are left.
+    pub fn message(&self, lang: Language) -> String {
+        match self {
+            LoginError::InvalidEmail(e) => lang.text(email_key(e)).to_owned(),
+            LoginError::CaptchaMissing => lang.text("error.captcha_missing").to_owned(),
+            LoginError::CaptchaRejected => lang.text("error.captcha_rejected").to_owned(),
+            LoginError::CaptchaUnavailable(_) => lang.text("error.captcha_unavailable").to_owned(),
+            LoginError::Limited(refusal, _) => limited_message(refusal, lang),
+            LoginError::Closed(closed) => lang.text(closed_key(*closed)).to_owned(),
+            LoginError::OnCodePage { info, problem } => match problem {
+                CodeProblem::WrongCode => lang.count("code.wrong", i64::from(info.attempts_left)),
+                CodeProblem::BadCode(e) => lang.text(code_key(e)).to_owned(),
+                CodeProblem::BadName(e) => lang.text(name_key(e)).to_owned(),
+                CodeProblem::CodeNeeded => lang.text("error.code.needed").to_owned(),
+            },
+            LoginError::OnNamePage { problem, .. } => lang.text(name_key(problem)).to_owned(),
+            LoginError::Unavailable(_) => lang.text("error.unavailable").to_owned(),
         }
     }
 }
 
-fn wait_text(secs: i64) -> String {
+/// Catalogue keys of the parsers' errors, which the pages show in the person's
+/// language (their `Display` stays English for the API and the command line).
+pub fn email_key(error: &EmailError) -> &'static str {
+    match error {
+        EmailError::Empty => "error.email.empty",
+        EmailError::TooLong => "error.email.too_long",
+        EmailError::ForbiddenCharacter => "error.email.forbidden_character",
+        EmailError::NotOneAt => "error.email.not_one_at",
+        EmailError::EmptyLocalPart => "error.email.empty_local_part",
+        EmailError::BadDomain => "error.email.bad_domain",
+        EmailError::Invalid => "error.email.invalid",
+    }
+}
+
+pub fn name_key(error: &NameError) -> &'static str {
+    match error {
+        NameError::FirstMissing => "error.name.first_missing",
+        NameError::FirstTooLong => "error.name.first_too_long",
+        NameError::LastTooLong => "error.name.last_too_long",
+        NameError::ControlCharacter => "error.name.control_character",
+    }
+}
+
+fn code_key(error: &LoginCodeError) -> &'static str {
+    match error {
+        LoginCodeError::Empty => "error.code.empty",
+        LoginCodeError::NotSixDigits => "error.code.not_six_digits",
+    }
+}
+
+fn limited_message(refusal: &Refusal, lang: Language) -> String {
+    let wait = wait_text(refusal.retry_after(), lang);
+    let key = match refusal {
+        Refusal::EmailHourly { .. } => "error.limit.email",
+        Refusal::IpHourly { .. } => "error.limit.ip",
+        Refusal::FailureBudget { .. } => "error.limit.failures",
+        Refusal::ResendTooSoon { .. } => "error.limit.resend",
+    };
+    lang.fill(key, &[("wait", &wait)])
+}
+
+fn wait_text(secs: i64, lang: Language) -> String {
     match secs {
-        ..=1 => "a second".into(),
-        2..=59 => format!("{secs} seconds"),
-        60..=119 => "a minute".into(),
-        _ => format!("{} minutes", (secs + 59) / 60),
+        ..=1 => lang.text("wait.a_second").to_owned(),
+        2..=59 => lang.fill("wait.seconds", &[("n", &secs)]),
+        60..=119 => lang.text("wait.a_minute").to_owned(),
+        _ => lang.fill("wait.minutes", &[("n", &((secs + 59) / 60))]),
     }
 }
 
-fn closed_message(closed: Closed) -> &'static str {
+fn closed_key(closed: Closed) -> &'static str {
     match closed {
-        Closed::Unknown => "This sign-in has expired or is no longer valid. Please start again.",
-        Closed::OtherBrowser => {
-            "This code page belongs to a sign-in started in another browser. For your safety, \
-             codes only work in the browser that asked for them. Please start again here."
-        }
-        Closed::Finished => "This code has already been used. Please start again to get a new one.",
-        Closed::Expired => "This code has expired. Please start again to get a new one.",
-        Closed::OutOfAttempts => {
-            "That code is not right, and there are no attempts left. Please start again to get a new code."
-        }
+        Closed::Unknown => "error.closed.unknown",
+        Closed::OtherBrowser => "error.closed.other_browser",
+        Closed::Finished => "error.closed.used",
+        Closed::Expired => "error.closed.expired",
+        Closed::OutOfAttempts => "error.closed.no_attempts",
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::wait_text;
+    use super::*;
 
     #[test]
     fn waits_read_naturally() {
-        assert_eq!(wait_text(0), "a second");
-        assert_eq!(wait_text(42), "42 seconds");
-        assert_eq!(wait_text(61), "a minute");
-        assert_eq!(wait_text(3599), "60 minutes");
+        let en = Language::english();
+        assert_eq!(wait_text(0, en), "a second");
+        assert_eq!(wait_text(42, en), "42 seconds");
+        assert_eq!(wait_text(61, en), "a minute");
+        assert_eq!(wait_text(3599, en), "60 minutes");
+        let de = Language::find("de").unwrap();
+        assert_eq!(wait_text(42, de), "42 Sekunden");
+        assert_eq!(wait_text(61, de), "einer Minute");
+    }
+
+    /// The JSON API and the command line print the parsers' own English; the pages
+    /// print the catalogue's. They must say the same.
+    #[test]
+    fn the_english_catalogue_says_what_the_parsers_say() {
+        let en = Language::english();
+        for e in [
+            EmailError::Empty,
+            EmailError::TooLong,
+            EmailError::ForbiddenCharacter,
+            EmailError::NotOneAt,
+            EmailError::EmptyLocalPart,
+            EmailError::BadDomain,
+            EmailError::Invalid,
+        ] {
+            assert_eq!(
+                en.lookup(email_key(&e)),
+                Some(e.to_string().as_str()),
+                "{e:?}"
+            );
+        }
+        for e in [
+            NameError::FirstMissing,
+            NameError::FirstTooLong,
+            NameError::LastTooLong,
+            NameError::ControlCharacter,
+        ] {
+            assert_eq!(
+                en.lookup(name_key(&e)),
+                Some(e.to_string().as_str()),
+                "{e:?}"
+            );
+        }
+        for e in [LoginCodeError::Empty, LoginCodeError::NotSixDigits] {
+            assert_eq!(
+                en.lookup(code_key(&e)),
+                Some(e.to_string().as_str()),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_error_reads_in_every_language() {
+        let info = ChallengeInfo {
+            id: "x".into(),
+            email: crate::domain::EmailAddress::from_trusted("a@b.co".into()),
+            has_account: false,
+            expires_at: 0,
+            attempts_left: 4,
+        };
+        let refusals = [
+            Refusal::EmailHourly { retry_after: 600 },
+            Refusal::IpHourly { retry_after: 30 },
+            Refusal::FailureBudget { retry_after: 1 },
+            Refusal::ResendTooSoon { retry_after: 61 },
+        ];
+        let mut errors = vec![
+            LoginError::InvalidEmail(EmailError::NotOneAt),
+            LoginError::CaptchaMissing,
+            LoginError::CaptchaRejected,
+            LoginError::CaptchaUnavailable(anyhow::anyhow!("down")),
+            LoginError::Unavailable(StorageError::from(anyhow::anyhow!("disk full"))),
+            LoginError::OnCodePage {
+                info: info.clone(),
+                problem: CodeProblem::WrongCode,
+            },
+            LoginError::OnCodePage {
+                info: info.clone(),
+                problem: CodeProblem::CodeNeeded,
+            },
+            LoginError::OnCodePage {
+                info: info.clone(),
+                problem: CodeProblem::BadCode(LoginCodeError::NotSixDigits),
+            },
+            LoginError::OnNamePage {
+                info: info.clone(),
+                problem: NameError::FirstMissing,
+            },
+        ];
+        errors.extend(refusals.map(|r| LoginError::Limited(r, None)));
+        errors.extend(
+            [
+                Closed::Unknown,
+                Closed::OtherBrowser,
+                Closed::Finished,
+                Closed::Expired,
+                Closed::OutOfAttempts,
+            ]
+            .map(LoginError::Closed),
+        );
+        for lang in Language::all() {
+            for error in &errors {
+                let message = error.message(lang);
+                assert!(
+                    !message.contains("error.") && !message.contains('{') && message.len() > 10,
+                    "{lang}: {error:?} reads `{message}`"
+                );
+                assert!(
+                    !message.contains("disk full") && !message.contains("down"),
+                    "{message}"
+                );
+            }
+        }
+        let wrong = LoginError::OnCodePage {
+            info,
+            problem: CodeProblem::WrongCode,
+        };
+        assert_eq!(
+            wrong.to_string(),
+            "That code is not right. You have 4 attempts left."
+        );
+        assert_eq!(
+            LoginError::Limited(Refusal::ResendTooSoon { retry_after: 42 }, None)
+                .message(Language::find("de").unwrap()),
+            "Gerade wurde ein Code geschickt. Du kannst in 42 Sekunden einen neuen anfordern."
+        );
     }
 }

@@ -6,10 +6,11 @@ mod error;
 
 use std::net::IpAddr;
 
-pub use error::{CodeProblem, LoginError};
+pub use error::{CodeProblem, LoginError, email_key, name_key};
 
 use crate::config::AskName;
 use crate::domain::{EmailAddress, LoginCode, PersonName, RandomId, SessionToken};
+use crate::i18n::Language;
 use crate::mail::seal_code;
 use crate::state::AppState;
 use crate::storage::{
@@ -61,7 +62,8 @@ fn code_ttl(state: &AppState) -> i64 {
     i64::try_from(state.config.code.ttl_secs.get()).unwrap_or(i64::MAX / 4)
 }
 
-/// Email + CAPTCHA ⇒ a new sign-in with its first code queued for mail.
+/// Email + CAPTCHA ⇒ a new sign-in with its first code queued for mail, written
+/// in `language`.
 ///
 /// The same work is done whether or not the address has an account: one challenge,
 /// one code, one queued message.
@@ -71,6 +73,7 @@ pub async fn start(
     captcha: &str,
     client_ip: IpAddr,
     browser_hash: Option<String>,
+    language: Language,
 ) -> Result<ChallengeInfo, LoginError> {
     let email = EmailAddress::parse(raw_email).map_err(LoginError::InvalidEmail)?;
     if let Some(turnstile) = &state.turnstile {
@@ -82,7 +85,7 @@ pub async fn start(
     let expires_at = now + code_ttl(state);
     let new = NewChallenge {
         code_hash: code.hash(&state.secret, &id),
-        mail: MailParts::from(state).new_mail(&email, &code, expires_at),
+        mail: MailParts::from(state, language).new_mail(&email, &code, expires_at),
         id,
         email,
         browser_hash,
@@ -227,18 +230,20 @@ pub async fn complete(
     }
 }
 
-/// Mails a fresh code for the same sign-in; earlier codes stay valid.
+/// Mails a fresh code for the same sign-in, written in `language`; earlier codes
+/// stay valid.
 pub async fn resend(
     state: &AppState,
     challenge_id: &str,
     browser_hash: Option<String>,
     client_ip: IpAddr,
+    language: Language,
 ) -> Result<ChallengeInfo, LoginError> {
     let now = state.clock.now();
     let code = LoginCode::generate();
     let expires_at = now + code_ttl(state);
     let code_hash = code.hash(&state.secret, challenge_id);
-    let mail_state = MailParts::from(state);
+    let mail_state = MailParts::from(state, language);
     let outcome = state
         .storage
         .resend_code(
@@ -320,13 +325,15 @@ fn log_signed_in(session: &SessionRecord, new_user: bool) {
 struct MailParts {
     secret: crate::domain::ServerSecret,
     host: String,
+    language: Language,
 }
 
 impl MailParts {
-    fn from(state: &AppState) -> Self {
+    fn from(state: &AppState, language: Language) -> Self {
         Self {
             secret: state.secret.clone(),
             host: state.config.server.base_url.host().to_owned(),
+            language,
         }
     }
 
@@ -337,6 +344,7 @@ impl MailParts {
             recipient: to.clone(),
             message_id,
             expires_at,
+            language: self.language.code().to_owned(),
         }
     }
 }

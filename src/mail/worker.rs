@@ -12,10 +12,14 @@ use tokio::sync::{Notify, watch};
 use super::{EmailTemplates, Mailer, SendError, build_message, open_code};
 use crate::clock::Clock;
 use crate::domain::ServerSecret;
+use crate::i18n::Language;
 use crate::metrics::{MailFailure, Metrics};
 use crate::storage::{QueuedMail, Storage};
 
-const BATCH: u32 = 64;
+/// Messages claimed at once. Small enough that a claimed batch is sent well within
+/// the claim's lease even when every send runs into the SMTP timeout (2 rounds of
+/// 15 s against 60 s), so no other worker takes a message that is still in hand.
+const BATCH: u32 = 16;
 /// Messages in flight at once; lettre's pool keeps up to 10 connections open.
 const CONCURRENT_SENDS: usize = 8;
 const MAX_BACKOFF_SECS: i64 = 16;
@@ -27,6 +31,8 @@ pub struct MailSettings {
     pub app_name: String,
     pub base_url: String,
     pub code_minutes: u64,
+    /// For a queued message whose language this build no longer has.
+    pub default_language: Language,
 }
 
 #[derive(Clone)]
@@ -84,7 +90,7 @@ impl MailQueue {
         let inner = &self.inner;
         while !*shutdown.borrow() {
             let now = inner.clock.now();
-            let idle = match inner.storage.due_mail(now, BATCH).await {
+            let idle = match inner.storage.claim_due_mail(now, BATCH).await {
                 Ok(batch) if !batch.is_empty() => {
                     // Several at once over the pooled SMTP connections; a stop signal
                     // lets the messages in hand finish and takes no new batch.
@@ -174,9 +180,15 @@ impl Inner {
                 anyhow::anyhow!("the queued code cannot be opened (was the server secret changed?)")
             })?;
         let s = &self.settings;
-        let rendered =
-            self.templates
-                .render(code.as_str(), &s.app_name, &s.base_url, s.code_minutes)?;
+        // The language of the page that asked for the code, stored with the message.
+        let lang = Language::find(&mail.language).unwrap_or(s.default_language);
+        let rendered = self.templates.render(
+            lang,
+            code.as_str(),
+            &s.app_name,
+            &s.base_url,
+            s.code_minutes,
+        )?;
         build_message(&s.from, mail.recipient.as_str(), &mail.message_id, rendered)
     }
 

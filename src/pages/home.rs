@@ -4,7 +4,8 @@
 use maud::{Markup, html};
 
 use super::login::name_fields;
-use super::{Chrome, FieldError, banner, layout, notice};
+use super::{Chrome, FieldError, banner, clock_time, layout, notice};
+use crate::i18n::Language;
 use crate::storage::{SessionRecord, SessionSummary};
 
 pub struct HomeView<'a> {
@@ -18,6 +19,7 @@ pub struct HomeView<'a> {
 }
 
 pub fn home_page(chrome: &Chrome, view: &HomeView) -> Markup {
+    let t = chrome.lang;
     let session = view.session;
     let error = view.error.as_ref();
     let (first, last) = view.typed_name.unwrap_or((
@@ -31,38 +33,41 @@ pub fn home_page(chrome: &Chrome, view: &HomeView) -> Markup {
         .count();
     layout(
         chrome,
-        "Your account",
+        t.text("home.title"),
         false,
         html! {
-            h1 { "Hello, " (session.first_name) }
-            p class="lead" { "You are signed in as " strong { (session.email) } "." }
+            h1 { (t.fill("home.hello", &[("name", &session.first_name)])) }
+            p class="lead" { (t.rich("home.signed_in_as", &[("email", html! { strong { (session.email) } })])) }
             (notice(view.notice))
             (banner(error))
             form method="post" action="/logout" {
-                button type="submit" { "Sign out" }
+                button type="submit" class="primary" { (t.text("home.sign_out")) }
             }
 
-            h2 { "Your name" }
+            h2 { (t.text("home.your_name")) }
             form method="post" action="/account/name" novalidate {
-                (name_fields(error, first, last, false))
-                button type="submit" class="quiet" { "Save name" }
+                (name_fields(chrome, error, first, last, false))
+                button type="submit" class="quiet" { (t.text("home.save_name")) }
             }
 
-            h2 { "Where you are signed in" }
+            h2 { (t.text("home.devices")) }
             ul class="sessions" {
                 @for s in view.sessions {
                     li {
                         p class="device" {
-                            (device_label(s.user_agent.as_deref()))
-                            @if s.public_id == session.public_id { " " span class="badge" { "This device" } }
+                            (device_label(t, s.user_agent.as_deref()))
+                            @if s.public_id == session.public_id { " " span class="badge" { (t.text("home.this_device")) } }
                         }
                         p class="hint" {
-                            "Signed in " (date(s.created_at)) " · last active " (ago(view.now, s.last_seen_at))
+                            (t.fill("home.device_times", &[
+                                ("created", &date(t, s.created_at)),
+                                ("seen", &ago(t, view.now, s.last_seen_at)),
+                            ]))
                         }
                         @if s.public_id != session.public_id {
                             form method="post" action="/account/sessions/end" {
                                 input type="hidden" name="session" value=(s.public_id);
-                                button type="submit" class="link" { "Sign out this device" }
+                                button type="submit" class="link" { (t.text("home.end_session")) }
                             }
                         }
                     }
@@ -70,7 +75,7 @@ pub fn home_page(chrome: &Chrome, view: &HomeView) -> Markup {
             }
             @if others > 0 {
                 form method="post" action="/account/sessions/end-others" {
-                    button type="submit" class="quiet" { "Sign out everywhere else" }
+                    button type="submit" class="quiet" { (t.text("home.end_others")) }
                 }
             }
         },
@@ -78,35 +83,50 @@ pub fn home_page(chrome: &Chrome, view: &HomeView) -> Markup {
 }
 
 /// "Firefox on Linux", from the user agent the session was created with.
-pub fn device_label(user_agent: Option<&str>) -> String {
+pub fn device_label(t: Language, user_agent: Option<&str>) -> String {
     let Some(parsed) = user_agent.and_then(|ua| woothee::parser::Parser::new().parse(ua)) else {
-        return "Unknown device".into();
+        return t.text("device.unknown").into();
     };
     let known = |value: &str| !value.is_empty() && value != "UNKNOWN";
     match (known(parsed.name), known(parsed.os)) {
-        (true, true) => format!("{} on {}", parsed.name, parsed.os),
+        (true, true) => t.fill(
+            "device.browser_on_os",
+            &[("browser", &parsed.name), ("os", &parsed.os)],
+        ),
         (true, false) => parsed.name.to_owned(),
         (false, true) => parsed.os.to_owned(),
-        (false, false) => "Unknown device".into(),
+        (false, false) => t.text("device.unknown").into(),
     }
 }
 
-fn date(unix: i64) -> String {
-    let format =
-        time::macros::format_description!("[day] [month repr:short] [year], [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(format).ok())
-        .unwrap_or_else(|| "some time ago".into())
+/// "22 Nov 2025, 14:05 UTC", in the page's language.
+fn date(t: Language, unix: i64) -> String {
+    let Ok(when) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+        return t.text("time.some_time_ago").into();
+    };
+    let months: Vec<&str> = t.text("time.months").split_whitespace().collect();
+    let month = months
+        .get(usize::from(u8::from(when.month())) - 1)
+        .copied()
+        .unwrap_or_default();
+    t.fill(
+        "time.date",
+        &[
+            ("day", &when.day()),
+            ("month", &month),
+            ("year", &when.year()),
+            ("time", &clock_time(unix)),
+        ],
+    )
 }
 
-fn ago(now: i64, then: i64) -> String {
+fn ago(t: Language, now: i64, then: i64) -> String {
     match now - then {
-        ..=299 => "just now".into(),
-        300..=3599 => format!("{} minutes ago", (now - then) / 60),
-        3600..=7199 => "an hour ago".into(),
-        7200..=86_399 => format!("{} hours ago", (now - then) / 3600),
-        _ => date(then),
+        ..=299 => t.text("time.just_now").into(),
+        300..=3599 => t.fill("time.minutes_ago", &[("n", &((now - then) / 60))]),
+        3600..=7199 => t.text("time.an_hour_ago").into(),
+        7200..=86_399 => t.fill("time.hours_ago", &[("n", &((now - then) / 3600))]),
+        _ => date(t, then),
     }
 }
 
@@ -116,24 +136,47 @@ mod tests {
 
     #[test]
     fn devices_get_readable_labels() {
+        let en = Language::english();
         let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
         let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
-        assert_eq!(device_label(Some(firefox)), "Firefox on Linux");
+        assert_eq!(device_label(en, Some(firefox)), "Firefox on Linux");
         assert!(
-            device_label(Some(iphone)).contains("iPhone"),
+            device_label(en, Some(iphone)).contains("iPhone"),
             "{}",
-            device_label(Some(iphone))
+            device_label(en, Some(iphone))
         );
-        assert_eq!(device_label(None), "Unknown device");
-        assert_eq!(device_label(Some("curl/8.0")), "HTTP Library");
-        assert_eq!(device_label(Some("")), "Unknown device");
+        assert_eq!(device_label(en, None), "Unknown device");
+        assert_eq!(device_label(en, Some("curl/8.0")), "HTTP Library");
+        assert_eq!(device_label(en, Some("")), "Unknown device");
+        let de = Language::find("de").unwrap();
+        assert_eq!(device_label(de, Some(firefox)), "Firefox unter Linux");
+        assert_eq!(device_label(de, None), "Unbekanntes Gerät");
     }
 
     #[test]
     fn activity_times_read_naturally() {
-        assert_eq!(ago(1000, 990), "just now");
-        assert_eq!(ago(10_000, 10_000 - 600), "10 minutes ago");
-        assert_eq!(ago(100_000, 100_000 - 3 * 3600), "3 hours ago");
-        assert_eq!(date(0), "01 Jan 1970, 00:00 UTC");
+        let en = Language::english();
+        assert_eq!(ago(en, 1000, 990), "just now");
+        assert_eq!(ago(en, 10_000, 10_000 - 600), "10 minutes ago");
+        assert_eq!(ago(en, 100_000, 100_000 - 3 * 3600), "3 hours ago");
+        assert_eq!(date(en, 0), "1 Jan 1970, 00:00 UTC");
+        let de = Language::find("de").unwrap();
+        assert_eq!(ago(de, 10_000, 10_000 - 600), "vor 10 Minuten");
+        assert_eq!(
+            date(de, 1_767_225_600 + 3 * 86_400 + 14 * 3600),
+            "4. Jan. 2026, 14:00 UTC"
+        );
+        assert_eq!(date(de, 1_741_000_000), "3. März 2025, 11:06 UTC");
+    }
+
+    #[test]
+    fn every_catalogue_names_twelve_months() {
+        for lang in Language::all() {
+            assert_eq!(
+                lang.text("time.months").split_whitespace().count(),
+                12,
+                "{lang}"
+            );
+        }
     }
 }

@@ -1,6 +1,9 @@
 use maud::{Markup, html};
 
-use super::{Chrome, FieldError, banner, described_by, field_error, layout, notice};
+use super::{
+    Chrome, FieldError, banner, clock_time, described_by, field_error, invalid, layout,
+    machine_time, notice,
+};
 use crate::storage::ChallengeInfo;
 
 pub struct LoginView<'a> {
@@ -10,29 +13,30 @@ pub struct LoginView<'a> {
 }
 
 pub fn login_page(chrome: &Chrome, view: &LoginView) -> Markup {
+    let t = chrome.lang;
     let error = view.error.as_ref();
     layout(
         chrome,
-        "Sign in or sign up",
+        t.text("login.title"),
         true,
         html! {
-            h1 { "Sign in or sign up" }
-            p class="lead" { "Enter your email address. We will send you a 6-digit code — no password needed." }
+            h1 { (t.text("login.title")) }
+            p class="lead" { (t.text("login.lead")) }
             (banner(error))
             form method="post" action="/login" novalidate {
                 (next_input(view.next))
-                label for="email" { "Email address" }
+                label for="email" { (t.text("login.email_label")) }
                 input id="email" name="email" type="email" value=(view.email)
                     autocomplete="email" autocapitalize="none" spellcheck="false" inputmode="email"
                     required autofocus maxlength="255"
-                    aria-invalid=[described_by(error, "email").map(|_| "true")]
+                    aria-invalid=[invalid(error, "email")]
                     aria-describedby=[described_by(error, "email")];
                 (field_error(error, "email"))
                 @if let Some(site_key) = chrome.turnstile_site_key {
-                    div class="cf-turnstile" data-sitekey=(site_key) {}
-                    noscript { p class="hint" { "The security check needs JavaScript. Please turn it on for this page." } }
+                    div class="cf-turnstile" data-sitekey=(site_key) data-language=(t.code()) {}
+                    noscript { p class="hint" { (t.text("page.captcha_needs_js")) } }
                 }
-                button type="submit" { "Continue" }
+                button type="submit" class="primary" { (t.text("login.submit")) }
             }
         },
     )
@@ -47,48 +51,84 @@ pub struct CodeView<'a> {
     pub first_name: &'a str,
     pub last_name: &'a str,
     pub next: Option<&'a str>,
+    /// Whole minutes until the newest code expires (rounded up).
     pub minutes_left: i64,
+    /// Seconds until a new code may be asked for; 0 when it may be now.
+    pub resend_in: i64,
 }
 
 pub fn code_page(chrome: &Chrome, view: &CodeView) -> Markup {
+    let t = chrome.lang;
     let error = view.error.as_ref();
     let id = view.info.id.as_str();
+    let expires = html! {
+        time datetime=(machine_time(view.info.expires_at)) data-local-time {
+            (t.fill("time.clock", &[("time", &clock_time(view.info.expires_at))]))
+        }
+    };
     layout(
         chrome,
-        "Enter your code",
+        t.text("code.title"),
         false,
         html! {
-            h1 { "Check your email" }
+            h1 { (t.text("code.heading")) }
             p class="lead" {
-                "We are sending a 6-digit code to " strong { (view.info.email) } ". "
-                "It can take a minute to arrive, and works for "
-                (plural(view.minutes_left, "minute")) "."
+                (t.rich("code.sent_to", &[("email", html! { strong { (view.info.email) } })]))
+                " "
+                (t.rich("code.expires", &[
+                    ("time", expires),
+                    ("in_minutes", html! { (t.count("time.in_minutes", view.minutes_left)) }),
+                ]))
             }
             (notice(view.notice))
             (banner(error))
             form method="post" action="/login/verify" novalidate {
                 input type="hidden" name="challenge" value=(id);
                 (next_input(view.next))
-                label for="code" { "6-digit code" }
+                label for="code" { (t.text("code.code_label")) }
                 input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code"
-                    maxlength="16" required autofocus class="code-input"
-                    aria-invalid=[described_by(error, "code").map(|_| "true")]
+                    maxlength="16" required autofocus class="code-input" spellcheck="false"
+                    aria-invalid=[invalid(error, "code")]
                     aria-describedby=[described_by(error, "code")];
                 (field_error(error, "code"))
                 @if view.ask_names {
-                    p class="hint" { "New here? Tell us your name to create your account." }
-                    (name_fields(error, view.first_name, view.last_name, false))
+                    p class="hint" { (t.text("code.new_here")) }
+                    (name_fields(chrome, error, view.first_name, view.last_name, false))
                 }
-                button type="submit" { @if view.ask_names { "Create account" } @else { "Continue" } }
+                button type="submit" class="primary" {
+                    @if view.ask_names { (t.text("code.create_account")) } @else { (t.text("code.submit")) }
+                }
             }
-            form method="post" action="/login/resend" class="secondary" {
-                input type="hidden" name="challenge" value=(id);
-                (next_input(view.next))
-                button type="submit" class="link" { "Send a new code" }
+            div class="more" {
+                form method="post" action="/login/resend" {
+                    input type="hidden" name="challenge" value=(id);
+                    (next_input(view.next))
+                    (resend_button(chrome, view.resend_in))
+                }
+                a href="/login" { (t.text("code.other_address")) }
             }
-            p class="secondary" { a href="/login" { "Use a different email address" } }
         },
     )
+}
+
+/// "Send a new code", or while the resend interval runs, the same button looking
+/// unavailable and saying when it will be. app.js counts down and enables it; without
+/// JavaScript it still submits, and a resend that is too soon gets a 429 page that
+/// says how long to wait.
+fn resend_button(chrome: &Chrome, wait_secs: i64) -> Markup {
+    let t = chrome.lang;
+    html! {
+        @if wait_secs > 0 {
+            button type="submit" class="link" aria-disabled="true"
+                data-countdown=(wait_secs)
+                data-countdown-label=(t.fill("code.resend_wait", &[("seconds", &"{seconds}")]))
+                data-ready-label=(t.text("code.resend")) {
+                (t.fill("code.resend_wait", &[("seconds", &wait_secs)]))
+            }
+        } @else {
+            button type="submit" class="link" { (t.text("code.resend")) }
+        }
+    }
 }
 
 pub struct NameView<'a> {
@@ -100,42 +140,45 @@ pub struct NameView<'a> {
 }
 
 pub fn name_page(chrome: &Chrome, view: &NameView) -> Markup {
+    let t = chrome.lang;
     let error = view.error.as_ref();
     layout(
         chrome,
-        "Create your account",
+        t.text("name.title"),
         false,
         html! {
-            h1 { "Welcome!" }
-            p class="lead" { "Your email " strong { (view.info.email) } " is confirmed. What should we call you?" }
+            h1 { (t.text("name.heading")) }
+            p class="lead" { (t.rich("name.lead", &[("email", html! { strong { (view.info.email) } })])) }
             (banner(error))
             form method="post" action="/login/verify" novalidate {
                 input type="hidden" name="challenge" value=(view.info.id);
                 (next_input(view.next))
-                (name_fields(error, view.first_name, view.last_name, true))
-                button type="submit" { "Create account" }
+                (name_fields(chrome, error, view.first_name, view.last_name, true))
+                button type="submit" class="primary" { (t.text("name.submit")) }
             }
         },
     )
 }
 
 pub(super) fn name_fields(
+    chrome: &Chrome,
     error: Option<&FieldError>,
     first: &str,
     last: &str,
     autofocus: bool,
 ) -> Markup {
+    let t = chrome.lang;
     html! {
-        label for="first_name" { "First name" }
+        label for="first_name" { (t.text("name.first")) }
         input id="first_name" name="first_name" type="text" value=(first) autocomplete="given-name"
             maxlength="127" required autofocus[autofocus]
-            aria-invalid=[described_by(error, "first_name").map(|_| "true")]
+            aria-invalid=[invalid(error, "first_name")]
             aria-describedby=[described_by(error, "first_name")];
         (field_error(error, "first_name"))
-        label for="last_name" { "Last name " span class="optional" { "(optional)" } }
+        label for="last_name" { (t.text("name.last")) " " span class="optional" { (t.text("name.optional")) } }
         input id="last_name" name="last_name" type="text" value=(last) autocomplete="family-name"
             maxlength="127"
-            aria-invalid=[described_by(error, "last_name").map(|_| "true")]
+            aria-invalid=[invalid(error, "last_name")]
             aria-describedby=[described_by(error, "last_name")];
         (field_error(error, "last_name"))
     }
@@ -147,13 +190,5 @@ fn next_input(next: Option<&str>) -> Markup {
         @if let Some(next) = next {
             input type="hidden" name="next" value=(next);
         }
-    }
-}
-
-fn plural(n: i64, unit: &str) -> String {
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
     }
 }

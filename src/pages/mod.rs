@@ -1,11 +1,16 @@
 //! Every HTML page, rendered with maud (which escapes what it inserts). One layout,
-//! a few small components; the pages work without JavaScript.
+//! a few small components; the pages work without JavaScript, and `/assets/app.js`
+//! only adds to them (local times, the resend countdown, busy buttons).
+//!
+//! Every word a person reads comes from the language catalogue in `chrome.lang`.
 
 mod home;
 mod login;
 mod status;
 
 use maud::{DOCTYPE, Markup, html};
+
+use crate::i18n::Language;
 
 pub use home::{HomeView, home_page};
 pub use login::{CodeView, LoginView, NameView, code_page, login_page, name_page};
@@ -14,8 +19,12 @@ pub use status::{message_page, not_found_page};
 /// What every page shows around its content.
 pub struct Chrome<'a> {
     pub app_name: &'a str,
+    /// `server.logo_url`, when set: shown in the header with the name as its alt text.
+    pub logo_url: Option<&'a str>,
     /// Set when CAPTCHA is on; pages with a sign-in form load the widget.
     pub turnstile_site_key: Option<&'a str>,
+    /// The language of the page, from `Accept-Language`.
+    pub lang: Language,
 }
 
 const TURNSTILE_SCRIPT: &str = "https://challenges.cloudflare.com/turnstile/v0/api.js";
@@ -23,28 +32,36 @@ const TURNSTILE_SCRIPT: &str = "https://challenges.cloudflare.com/turnstile/v0/a
 pub fn layout(chrome: &Chrome, title: &str, turnstile: bool, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(chrome.lang.code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="color-scheme" content="light dark";
                 title { (title) " · " (chrome.app_name) }
                 link rel="stylesheet" href="/assets/style.css";
+                script src="/assets/app.js" defer {}
                 @if turnstile && chrome.turnstile_site_key.is_some() {
                     script src=(TURNSTILE_SCRIPT) async defer {}
                 }
             }
-            body {
-                main class="card" {
-                    p class="brand" { (chrome.app_name) }
-                    (content)
+            body data-busy-label=(chrome.lang.text("page.busy")) {
+                div class="card" {
+                    header class="brand" {
+                        @if let Some(logo) = chrome.logo_url {
+                            img src=(logo) alt=(chrome.app_name) class="logo";
+                        } @else {
+                            (chrome.app_name)
+                        }
+                    }
+                    main { (content) }
                 }
             }
         }
     }
 }
 
-/// A message about one form field, shown under it and announced with it.
+/// A message about one form field (or, with an empty `field`, the whole page),
+/// shown and announced with it.
 pub struct FieldError<'a> {
     pub field: &'a str,
     pub message: String,
@@ -63,7 +80,8 @@ fn error_id(field: &str) -> String {
     format!("{field}-error")
 }
 
-/// The message under a field, if the error belongs to it.
+/// The message under a field, if the error belongs to it. `role=alert` has screen
+/// readers announce it when the page loads with it.
 fn field_error(error: Option<&FieldError>, field: &str) -> Markup {
     html! {
         @if let Some(message) = FieldError::for_field(error, field) {
@@ -75,6 +93,11 @@ fn field_error(error: Option<&FieldError>, field: &str) -> Markup {
 /// `aria-describedby` value for an input whose field has an error.
 fn described_by(error: Option<&FieldError>, field: &str) -> Option<String> {
     FieldError::for_field(error, field).map(|_| error_id(field))
+}
+
+/// `aria-invalid` for an input whose field has an error.
+fn invalid(error: Option<&FieldError>, field: &str) -> Option<&'static str> {
+    FieldError::for_field(error, field).map(|_| "true")
 }
 
 /// A page-wide message (not tied to a field).
@@ -92,4 +115,24 @@ fn notice(text: Option<&str>) -> Markup {
             p class="banner notice" role="status" { (text) }
         }
     }
+}
+
+/// `14:05`, the hours and minutes of a Unix time in UTC.
+fn clock_time(unix: i64) -> String {
+    let format = time::macros::format_description!("[hour]:[minute]");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(format).ok())
+        .unwrap_or_default()
+}
+
+/// `2026-01-31T14:05:00Z`, for `<time datetime>` (which app.js shows in local time).
+fn machine_time(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }

@@ -11,16 +11,17 @@ pub fn message_page(chrome: &Chrome, title: &str, message: &str, link: (&str, &s
         html! {
             h1 { (title) }
             p class="banner error" role="alert" { (message) }
-            p { a class="button" href=(link.0) { (link.1) } }
+            p { a class="button primary" href=(link.0) { (link.1) } }
         },
     )
 }
 
 pub fn not_found_page(chrome: &Chrome) -> Markup {
+    let t = chrome.lang;
     message_page(
         chrome,
-        "Page not found",
-        "There is nothing at this address.",
-        ("/", "Go to the start"),
+        t.text("status.not_found.title"),
+        t.text("status.not_found.message"),
+        ("/", t.text("link.home")),
     )
 }

@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use super::home::{render, signed_in};
 use crate::domain::PersonName;
+use crate::i18n::Language;
+use crate::login::name_key;
 use crate::pages::FieldError;
 use crate::state::AppState;
 use crate::web::{read_form, see_other, unavailable};
@@ -29,12 +31,18 @@ struct SessionForm {
 }
 
 #[handler]
-pub async fn rename(state: Data<&Arc<AppState>>, jar: &CookieJar, body: Body) -> Response {
-    let active = match signed_in(&state, jar).await {
+pub async fn rename(
+    state: Data<&Arc<AppState>>,
+    lang: Data<&Language>,
+    jar: &CookieJar,
+    body: Body,
+) -> Response {
+    let lang = *lang.0;
+    let active = match signed_in(&state, lang, jar).await {
         Ok(active) => active,
         Err(response) => return response,
     };
-    let form: NameForm = match read_form(&state, body).await {
+    let form: NameForm = match read_form(&state, lang, body).await {
         Ok(form) => form,
         Err(response) => return response,
     };
@@ -43,11 +51,12 @@ pub async fn rename(state: Data<&Arc<AppState>>, jar: &CookieJar, body: Body) ->
         Err(e) => {
             let error = FieldError {
                 field: e.field(),
-                message: e.to_string(),
+                message: lang.text(name_key(&e)).to_owned(),
             };
             let typed = (form.first_name.as_str(), form.last_name.as_str());
             return render(
                 &state,
+                lang,
                 &active,
                 StatusCode::BAD_REQUEST,
                 None,
@@ -61,19 +70,25 @@ pub async fn rename(state: Data<&Arc<AppState>>, jar: &CookieJar, body: Body) ->
         Ok(()) => see_other("/?done=name"),
         Err(e) => {
             tracing::error!(error = %e, "cannot save a name: database unavailable (503)");
-            unavailable(&state)
+            unavailable(&state, lang)
         }
     }
 }
 
 /// Signs out one of the person's own devices; anyone else's session id is a 404.
 #[handler]
-pub async fn end_session(state: Data<&Arc<AppState>>, jar: &CookieJar, body: Body) -> Response {
-    let active = match signed_in(&state, jar).await {
+pub async fn end_session(
+    state: Data<&Arc<AppState>>,
+    lang: Data<&Language>,
+    jar: &CookieJar,
+    body: Body,
+) -> Response {
+    let lang = *lang.0;
+    let active = match signed_in(&state, lang, jar).await {
         Ok(active) => active,
         Err(response) => return response,
     };
-    let form: SessionForm = match read_form(&state, body).await {
+    let form: SessionForm = match read_form(&state, lang, body).await {
         Ok(form) => form,
         Err(response) => return response,
     };
@@ -86,10 +101,11 @@ pub async fn end_session(state: Data<&Arc<AppState>>, jar: &CookieJar, body: Bod
         Ok(false) => {
             let error = FieldError {
                 field: "",
-                message: "That device is already signed out.".into(),
+                message: lang.text("home.already_ended").into(),
             };
             render(
                 &state,
+                lang,
                 &active,
                 StatusCode::NOT_FOUND,
                 None,
@@ -100,14 +116,19 @@ pub async fn end_session(state: Data<&Arc<AppState>>, jar: &CookieJar, body: Bod
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot end a session: database unavailable (503)");
-            unavailable(&state)
+            unavailable(&state, lang)
         }
     }
 }
 
 #[handler]
-pub async fn end_other_sessions(state: Data<&Arc<AppState>>, jar: &CookieJar) -> Response {
-    let active = match signed_in(&state, jar).await {
+pub async fn end_other_sessions(
+    state: Data<&Arc<AppState>>,
+    lang: Data<&Language>,
+    jar: &CookieJar,
+) -> Response {
+    let lang = *lang.0;
+    let active = match signed_in(&state, lang, jar).await {
         Ok(active) => active,
         Err(response) => return response,
     };
@@ -126,7 +147,7 @@ pub async fn end_other_sessions(state: Data<&Arc<AppState>>, jar: &CookieJar) ->
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot end sessions: database unavailable (503)");
-            unavailable(&state)
+            unavailable(&state, lang)
         }
     }
 }

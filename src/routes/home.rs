@@ -6,6 +6,7 @@ use poem::http::StatusCode;
 use poem::web::{Data, cookie::CookieJar};
 use poem::{Request, Response, handler};
 
+use crate::i18n::Language;
 use crate::pages::{FieldError, HomeView, home_page};
 use crate::session::{self, ActiveSession};
 use crate::state::AppState;
@@ -15,6 +16,7 @@ use crate::web::{chrome, cookies, page, see_other, unavailable};
 /// sign-in page when there is none, 503 when it cannot be checked.
 pub(super) async fn signed_in(
     state: &AppState,
+    lang: Language,
     jar: &CookieJar,
 ) -> Result<ActiveSession, Response> {
     let Some(presented) = cookies::session_value(jar, state) else {
@@ -33,7 +35,7 @@ pub(super) async fn signed_in(
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot check a session: database unavailable (503)");
-            Err(unavailable(state))
+            Err(unavailable(state, lang))
         }
     }
 }
@@ -41,6 +43,7 @@ pub(super) async fn signed_in(
 /// Renders the person's page, with an optional notice or error.
 pub(super) async fn render(
     state: &AppState,
+    lang: Language,
     active: &ActiveSession,
     status: StatusCode,
     notice: Option<&str>,
@@ -56,7 +59,7 @@ pub(super) async fn render(
         Ok(sessions) => sessions,
         Err(e) => {
             tracing::error!(error = %e, "cannot list sessions: database unavailable (503)");
-            return unavailable(state);
+            return unavailable(state, lang);
         }
     };
     let view = HomeView {
@@ -67,34 +70,44 @@ pub(super) async fn render(
         error,
         typed_name,
     };
-    page(status, home_page(&chrome(state), &view))
+    page(status, home_page(&chrome(state, lang), &view))
 }
 
 /// Signed in: the person's page. Signed out: to the sign-in page.
 #[handler]
-pub async fn home(state: Data<&Arc<AppState>>, req: &Request, jar: &CookieJar) -> Response {
-    let active = match signed_in(&state, jar).await {
+pub async fn home(
+    state: Data<&Arc<AppState>>,
+    lang: Data<&Language>,
+    req: &Request,
+    jar: &CookieJar,
+) -> Response {
+    let lang = *lang.0;
+    let active = match signed_in(&state, lang, jar).await {
         Ok(active) => active,
         Err(response) => return response,
     };
     // Set by the account actions' redirects (post, then redirect, then get).
     let notice = match req.uri().query() {
-        Some("done=name") => Some("Your name is saved."),
-        Some("done=ended") => Some("That device is signed out."),
-        Some("done=others") => Some("You are signed out everywhere else."),
+        Some("done=name") => Some(lang.text("home.name_saved")),
+        Some("done=ended") => Some(lang.text("home.session_ended")),
+        Some("done=others") => Some(lang.text("home.others_ended")),
         _ => None,
     };
-    render(&state, &active, StatusCode::OK, notice, None, None).await
+    render(&state, lang, &active, StatusCode::OK, notice, None, None).await
 }
 
 /// Deletes the session row and the cookie.
 #[handler]
-pub async fn logout(state: Data<&Arc<AppState>>, jar: &CookieJar) -> Response {
+pub async fn logout(
+    state: Data<&Arc<AppState>>,
+    lang: Data<&Language>,
+    jar: &CookieJar,
+) -> Response {
     if let Some(presented) = cookies::session_value(jar, &state)
         && let Err(e) = session::end(&state, &presented).await
     {
         tracing::error!(error = %e, "cannot sign out: database unavailable (503)");
-        return unavailable(&state);
+        return unavailable(&state, *lang.0);
     }
     cookies::clear(jar, &state, &state.cookies.session);
     see_other("/login")

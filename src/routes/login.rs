@@ -8,6 +8,7 @@ use poem::{Body, Request, Response, handler};
 
 use crate::config::AskName;
 use crate::forms::{ResendForm, StartForm, VerifyForm};
+use crate::i18n::Language;
 use crate::login::{self, CodeProblem, LoginError, NameInput, Verified};
 use crate::pages::{
     CodeView, FieldError, LoginView, NameView, code_page, login_page, message_page, name_page,
@@ -15,6 +16,7 @@ use crate::pages::{
 use crate::redirect::safe_next;
 use crate::state::AppState;
 use crate::storage::ChallengeInfo;
+use crate::storage::Refusal;
 use crate::web::{chrome, client_ip, cookies, page, read_form, see_other, with_retry_after};
 
 /// What the pages carry from one step to the next: what the person typed (shown
@@ -40,10 +42,10 @@ impl Carry<'_> {
 }
 
 #[handler]
-pub async fn show(state: Data<&Arc<AppState>>, req: &Request) -> Response {
+pub async fn show(state: Data<&Arc<AppState>>, lang: Data<&Language>, req: &Request) -> Response {
     let next = next_from_query(req.uri().query().unwrap_or(""));
     let carry = Carry::with_next(&state, next.as_deref());
-    login_response(&state, StatusCode::OK, &carry, None)
+    login_response(&state, *lang.0, StatusCode::OK, &carry, None)
 }
 
 /// `next` from the query string. Proxies such as nginx cannot percent-encode the
@@ -68,11 +70,13 @@ fn next_from_query(query: &str) -> Option<String> {
 #[handler]
 pub async fn start(
     state: Data<&Arc<AppState>>,
+    lang: Data<&Language>,
     req: &Request,
     jar: &CookieJar,
     body: Body,
 ) -> Response {
-    let form: StartForm = match read_form(&state, body).await {
+    let lang = *lang.0;
+    let form: StartForm = match read_form(&state, lang, body).await {
         Ok(form) => form,
         Err(response) => return response,
     };
@@ -82,9 +86,10 @@ pub async fn start(
     };
     let ip = client_ip(req, state.config.server.trust_proxy_headers);
     let binding = cookies::ensure_login_binding(jar, &state);
-    match login::start(&state, &form.email, &form.captcha, ip, Some(binding)).await {
-        Ok(info) => code_response(&state, StatusCode::OK, &info, &carry, None, None),
-        Err(error) => error_response(&state, error, &carry),
+    // The email goes out in the language of the page that asked for it.
+    match login::start(&state, &form.email, &form.captcha, ip, Some(binding), lang).await {
+        Ok(info) => code_response(&state, lang, StatusCode::OK, &info, &carry, None, None),
+        Err(error) => error_response(&state, lang, error, &carry),
     }
 }
 
@@ -93,11 +98,13 @@ pub async fn start(
 #[handler]
 pub async fn verify(
     state: Data<&Arc<AppState>>,
+    lang: Data<&Language>,
     req: &Request,
     jar: &CookieJar,
     body: Body,
 ) -> Response {
-    let form: VerifyForm = match read_form(&state, body).await {
+    let lang = *lang.0;
+    let form: VerifyForm = match read_form(&state, lang, body).await {
         Ok(form) => form,
         Err(response) => return response,
     };
@@ -140,37 +147,49 @@ pub async fn verify(
             );
             see_other(carry.next.as_deref().unwrap_or("/"))
         }
-        Ok(Verified::NeedsName(info)) => name_response(&state, StatusCode::OK, &info, &carry, None),
-        Err(error) => error_response(&state, error, &carry),
+        Ok(Verified::NeedsName(info)) => {
+            name_response(&state, lang, StatusCode::OK, &info, &carry, None)
+        }
+        Err(error) => error_response(&state, lang, error, &carry),
     }
 }
 
 #[handler]
 pub async fn resend(
     state: Data<&Arc<AppState>>,
+    lang: Data<&Language>,
     req: &Request,
     jar: &CookieJar,
     body: Body,
 ) -> Response {
-    let form: ResendForm = match read_form(&state, body).await {
+    let lang = *lang.0;
+    let form: ResendForm = match read_form(&state, lang, body).await {
         Ok(form) => form,
         Err(response) => return response,
     };
     let carry = Carry::with_next(&state, form.next.as_deref());
     let ip = client_ip(req, state.config.server.trust_proxy_headers);
     let browser = cookies::login_binding_hash(jar, &state);
-    match login::resend(&state, &form.challenge, browser, ip).await {
+    match login::resend(&state, &form.challenge, browser, ip, lang).await {
         Ok(info) => {
-            let notice =
-                "We are sending you a new code. Any earlier code still works until it expires.";
-            code_response(&state, StatusCode::OK, &info, &carry, Some(notice), None)
+            let notice = lang.text("code.resent");
+            code_response(
+                &state,
+                lang,
+                StatusCode::OK,
+                &info,
+                &carry,
+                Some(notice),
+                None,
+            )
         }
-        Err(error) => error_response(&state, error, &carry),
+        Err(error) => error_response(&state, lang, error, &carry),
     }
 }
 
 fn login_response(
     state: &AppState,
+    lang: Language,
     status: StatusCode,
     carry: &Carry,
     error: Option<FieldError>,
@@ -180,21 +199,46 @@ fn login_response(
         next: carry.next.as_deref(),
         error,
     };
-    page(status, login_page(&chrome(state), &view))
+    page(status, login_page(&chrome(state, lang), &view))
 }
 
 fn code_response(
     state: &AppState,
+    lang: Language,
     status: StatusCode,
     info: &ChallengeInfo,
     carry: &Carry,
     notice: Option<&str>,
     error: Option<FieldError>,
 ) -> Response {
+    code_page_response(state, lang, status, info, carry, notice, error, None)
+}
+
+/// The code page. `resend_in` is the wait before a new code may be asked for, when
+/// a refusal told it exactly; otherwise it is worked out from the newest code,
+/// which was sent `code.ttl_secs` before the sign-in's expiry.
+#[allow(clippy::too_many_arguments)]
+fn code_page_response(
+    state: &AppState,
+    lang: Language,
+    status: StatusCode,
+    info: &ChallengeInfo,
+    carry: &Carry,
+    notice: Option<&str>,
+    error: Option<FieldError>,
+    resend_in: Option<i64>,
+) -> Response {
     // In `after_code` mode every address gets this same page, so it says nothing
     // about whether the address has an account.
     let ask_names = !info.has_account && state.config.signup.ask_name == AskName::WithCode;
-    let seconds_left = (info.expires_at - state.clock.now()).max(0);
+    let now = state.clock.now();
+    let seconds_left = (info.expires_at - now).max(0);
+    let code = &state.config.code;
+    let last_sent = info.expires_at.saturating_sub_unsigned(code.ttl_secs.get());
+    let resend_interval = i64::try_from(code.resend_interval_secs).unwrap_or(i64::MAX / 2);
+    let resend_in = resend_in
+        .unwrap_or_else(|| last_sent.saturating_add(resend_interval) - now)
+        .clamp(0, resend_interval);
     let view = CodeView {
         info,
         ask_names,
@@ -204,12 +248,14 @@ fn code_response(
         last_name: carry.last_name,
         next: carry.next.as_deref(),
         minutes_left: (seconds_left + 59) / 60,
+        resend_in,
     };
-    page(status, code_page(&chrome(state), &view))
+    page(status, code_page(&chrome(state, lang), &view))
 }
 
 fn name_response(
     state: &AppState,
+    lang: Language,
     status: StatusCode,
     info: &ChallengeInfo,
     carry: &Carry,
@@ -222,18 +268,19 @@ fn name_response(
         last_name: carry.last_name,
         next: carry.next.as_deref(),
     };
-    page(status, name_page(&chrome(state), &view))
+    page(status, name_page(&chrome(state, lang), &view))
 }
 
 /// The one place a sign-in error becomes a status and a page.
-fn error_response(state: &AppState, error: LoginError, carry: &Carry) -> Response {
+fn error_response(state: &AppState, lang: Language, error: LoginError, carry: &Carry) -> Response {
     error.log_if_dependency_failed();
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let retry_after = error.retry_after();
-    let message = error.to_string();
+    let message = error.message(lang);
     let response = match &error {
         LoginError::InvalidEmail(_) => login_response(
             state,
+            lang,
             status,
             carry,
             Some(FieldError {
@@ -241,22 +288,32 @@ fn error_response(state: &AppState, error: LoginError, carry: &Carry) -> Respons
                 message,
             }),
         ),
-        LoginError::Limited(_, Some(info)) => code_response(
-            state,
-            status,
-            info,
-            carry,
-            None,
-            Some(FieldError { field: "", message }),
-        ),
+        LoginError::Limited(refusal, Some(info)) => {
+            let resend_in = match refusal {
+                Refusal::ResendTooSoon { .. } => Some(refusal.retry_after()),
+                _ => None,
+            };
+            code_page_response(
+                state,
+                lang,
+                status,
+                info,
+                carry,
+                None,
+                Some(FieldError { field: "", message }),
+                resend_in,
+            )
+        }
         LoginError::OnCodePage { info, problem } => {
-            let (field, message) = match problem {
-                CodeProblem::WrongCode => ("code", wrong_code_message(info.attempts_left)),
-                CodeProblem::BadName(e) => (e.field(), message),
-                CodeProblem::BadCode(_) | CodeProblem::CodeNeeded => ("code", message),
+            let field = match problem {
+                CodeProblem::BadName(e) => e.field(),
+                CodeProblem::WrongCode | CodeProblem::BadCode(_) | CodeProblem::CodeNeeded => {
+                    "code"
+                }
             };
             code_response(
                 state,
+                lang,
                 status,
                 info,
                 carry,
@@ -266,6 +323,7 @@ fn error_response(state: &AppState, error: LoginError, carry: &Carry) -> Respons
         }
         LoginError::OnNamePage { info, problem } => name_response(
             state,
+            lang,
             status,
             info,
             carry,
@@ -277,10 +335,10 @@ fn error_response(state: &AppState, error: LoginError, carry: &Carry) -> Respons
         LoginError::Closed(_) => page(
             status,
             message_page(
-                &chrome(state),
-                "Please start again",
+                &chrome(state, lang),
+                lang.text("status.start_again.title"),
                 &message,
-                ("/login", "Start again"),
+                ("/login", lang.text("link.start_again")),
             ),
         ),
         LoginError::CaptchaMissing
@@ -289,19 +347,13 @@ fn error_response(state: &AppState, error: LoginError, carry: &Carry) -> Respons
         | LoginError::Limited(_, None)
         | LoginError::Unavailable(_) => login_response(
             state,
+            lang,
             status,
             carry,
             Some(FieldError { field: "", message }),
         ),
     };
     with_retry_after(response, retry_after)
-}
-
-fn wrong_code_message(attempts_left: u32) -> String {
-    match attempts_left {
-        1 => "That code is not right. You have 1 attempt left.".into(),
-        n => format!("That code is not right. You have {n} attempts left."),
-    }
 }
 
 #[cfg(test)]

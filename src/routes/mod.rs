@@ -8,21 +8,19 @@ mod login;
 use std::sync::Arc;
 
 use poem::endpoint::make_sync;
-use poem::error::{MethodNotAllowedError, NotFoundError};
 use poem::http::{StatusCode, header};
 use poem::middleware::{CatchPanic, CookieJarManager, SetHeader};
 use poem::web::Data;
 use poem::{Endpoint, EndpointExt, Response, Route, get, handler, post};
 
 use crate::config::ServerConfig;
-use crate::pages::{message_page, not_found_page};
+use crate::pages::message_page;
 use crate::state::AppState;
-use crate::web::{self, STYLESHEET, chrome, page};
+use crate::web::{self, SCRIPT, STYLESHEET, chrome, page};
 
 pub fn app(state: Arc<AppState>) -> impl Endpoint {
     let guard_state = state.clone();
-    let error_state = state.clone();
-    let method_state = state.clone();
+    let language_state = state.clone();
     let panic_state = state.clone();
     let metrics = state.metrics.clone();
     let headers = security_headers(&state.config.server);
@@ -43,36 +41,22 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         .at("/metrics", get(web::observe::metrics_page))
         .nest("/api", crate::api::routes(state.clone()))
         .at("/assets/style.css", get(make_sync(|_| stylesheet())))
+        .at("/assets/app.js", get(make_sync(|_| script())))
         .around(move |ep, req| web::guard(ep, req, guard_state.clone()))
         .with(CookieJarManager::new())
         .data(state)
-        .catch_error(move |_: NotFoundError| {
-            let state = error_state.clone();
-            async move { page(StatusCode::NOT_FOUND, not_found_page(&chrome(&state))) }
-        })
-        .catch_error(move |_: MethodNotAllowedError| {
-            let state = method_state.clone();
-            async move {
-                page(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    message_page(
-                        &chrome(&state),
-                        "Not allowed",
-                        "This address does not accept that kind of request.",
-                        ("/", "Go to the start"),
-                    ),
-                )
-            }
-        })
+        .around(move |ep, req| web::negotiate_language(ep, req, language_state.clone()))
         .with(CatchPanic::new().with_handler(move |_| {
             tracing::error!("a request handler panicked; answered 500");
+            // The request is gone by now; the page is in the default language.
+            let lang = panic_state.config.server.default_language();
             page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 message_page(
-                    &chrome(&panic_state),
-                    "Something went wrong",
-                    "Please try again.",
-                    ("/login", "Try again"),
+                    &chrome(&panic_state, lang),
+                    lang.text("status.failed.title"),
+                    lang.text("status.failed.message"),
+                    ("/login", lang.text("link.try_again")),
                 ),
             )
         }))
@@ -92,9 +76,19 @@ fn content_security_policy(server: &ServerConfig) -> String {
             form_action.push_str(&format!(" http://{host}"));
         }
     }
+    // An https logo elsewhere (`server.logo_url`) is the one image from another host.
+    let mut img_src = String::from("'self'");
+    if let Some(origin) = server
+        .logo()
+        .and_then(|logo| url::Url::parse(logo).ok())
+        .map(|url| url.origin().ascii_serialization())
+    {
+        img_src.push(' ');
+        img_src.push_str(&origin);
+    }
     format!(
         "default-src 'none'; script-src 'self' https://challenges.cloudflare.com; \
-         frame-src https://challenges.cloudflare.com; style-src 'self'; img-src 'self'; \
+         frame-src https://challenges.cloudflare.com; style-src 'self'; img-src {img_src}; \
          connect-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
     )
 }
@@ -127,6 +121,14 @@ fn stylesheet() -> Response {
         .content_type("text/css; charset=utf-8")
         .header(header::CACHE_CONTROL, "public, max-age=3600")
         .body(STYLESHEET)
+}
+
+/// Same caching as the stylesheet: the two change together, with a new release.
+fn script() -> Response {
+    Response::builder()
+        .content_type("text/javascript; charset=utf-8")
+        .header(header::CACHE_CONTROL, "public, max-age=3600")
+        .body(SCRIPT)
 }
 
 /// 200 `ok` when the database answers, 503 otherwise.

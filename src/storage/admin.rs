@@ -6,7 +6,7 @@ use std::fmt;
 
 use r2d2_sqlite::rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
-use super::{Storage, StorageError};
+use super::{Sqlite, StorageError};
 use crate::domain::EmailAddress;
 
 /// A user named on the command line: by id or by one of their addresses.
@@ -76,7 +76,7 @@ const SESSION_SELECT: &str = "SELECT s.public_id, s.user_id, \
      s.created_at, coalesce(s.last_seen_at, s.created_at), s.expires_at, s.user_agent \
      FROM user_sessions s WHERE s.expires_at > ?1";
 
-impl Storage {
+impl Sqlite {
     pub async fn database_overview(&self, now: i64) -> Result<DatabaseOverview, StorageError> {
         self.run("read the database overview", move |conn| {
             Ok(DatabaseOverview {
@@ -283,9 +283,9 @@ fn tables_referencing_users(
 mod tests {
     use super::*;
 
-    async fn storage_with_two_users() -> (tempfile::TempDir, Storage) {
+    async fn storage_with_two_users() -> (tempfile::TempDir, Sqlite) {
         let dir = tempfile::tempdir().unwrap();
-        let storage = Storage::open(&dir.path().join("doorcode.db")).unwrap();
+        let storage = Sqlite::open(&dir.path().join("doorcode.db")).unwrap();
         storage
             .write("seed", |tx| {
                 tx.execute_batch(

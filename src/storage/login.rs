@@ -7,7 +7,7 @@ use subtle::ConstantTimeEq;
 use super::outbox::{self, NewMail};
 use super::rate::{self, Limits, Refusal};
 use super::sessions::{self, NewSession, SessionRecord};
-use super::{Storage, StorageError};
+use super::{Sqlite, StorageError};
 use crate::domain::{CodeHash, EmailAddress, PersonName};
 
 pub struct NewChallenge {
@@ -88,13 +88,14 @@ pub enum ResendOutcome {
     Resent(ChallengeInfo),
 }
 
-struct ChallengeRow {
-    email: EmailAddress,
-    browser_hash: Option<String>,
-    expires_at: i64,
-    attempts: u32,
-    verified_at: Option<i64>,
-    finished_at: Option<i64>,
+/// A sign-in as stored; shared by both backends.
+pub(super) struct ChallengeRow {
+    pub email: EmailAddress,
+    pub browser_hash: Option<String>,
+    pub expires_at: i64,
+    pub attempts: u32,
+    pub verified_at: Option<i64>,
+    pub finished_at: Option<i64>,
 }
 
 impl ChallengeRow {
@@ -119,7 +120,7 @@ impl ChallengeRow {
 
     /// A sign-in started in a browser only continues in that browser, so a code
     /// phished from its owner cannot be used anywhere else.
-    fn same_browser(&self, presented: Option<&str>) -> bool {
+    pub fn same_browser(&self, presented: Option<&str>) -> bool {
         match (&self.browser_hash, presented) {
             (None, _) => true,
             (Some(bound), Some(presented)) => {
@@ -127,6 +128,19 @@ impl ChallengeRow {
             }
             (Some(_), None) => false,
         }
+    }
+
+    /// The checks every step shares: the sign-in exists, is still open, and is
+    /// continued in the browser that started it.
+    pub fn open(row: Option<Self>, browser_hash: Option<&str>) -> Result<Self, Closed> {
+        let row = row.ok_or(Closed::Unknown)?;
+        if !row.same_browser(browser_hash) {
+            return Err(Closed::OtherBrowser);
+        }
+        if row.finished_at.is_some() {
+            return Err(Closed::Finished);
+        }
+        Ok(row)
     }
 
     fn info(
@@ -151,16 +165,10 @@ fn open_challenge(
     id: &str,
     browser_hash: Option<&str>,
 ) -> r2d2_sqlite::rusqlite::Result<Result<ChallengeRow, Closed>> {
-    let Some(row) = ChallengeRow::load(tx, id)? else {
-        return Ok(Err(Closed::Unknown));
-    };
-    if !row.same_browser(browser_hash) {
-        return Ok(Err(Closed::OtherBrowser));
-    }
-    if row.finished_at.is_some() {
-        return Ok(Err(Closed::Finished));
-    }
-    Ok(Ok(row))
+    Ok(ChallengeRow::open(
+        ChallengeRow::load(tx, id)?,
+        browser_hash,
+    ))
 }
 
 fn find_user_id(
@@ -229,7 +237,7 @@ fn insert_code(
     Ok(())
 }
 
-impl Storage {
+impl Sqlite {
     /// The sign-in as its code page shows it, if it is still open in this browser.
     pub async fn challenge_info(
         &self,

@@ -2,7 +2,7 @@
 
 use r2d2_sqlite::rusqlite::params;
 
-use super::{Storage, StorageError};
+use super::{Sqlite, StorageError};
 
 /// How long sent or abandoned mail is kept, for an operator looking into a report
 /// ("I never got my code").
@@ -18,7 +18,7 @@ pub struct Pruned {
     pub mail: usize,
 }
 
-impl Storage {
+impl Sqlite {
     pub async fn prune(&self, now: i64) -> Result<Pruned, StorageError> {
         self.write("prune expired rows", move |tx| {
             let sessions = tx.execute("DELETE FROM user_sessions WHERE expires_at <= ?1", [now])?;

@@ -1,11 +1,16 @@
-//! All SQL lives here, behind named functions. Handlers and flows never see a
-//! connection: every call runs on tokio's blocking pool, so SQLite never blocks
-//! the async executor.
+//! All SQL lives here, behind named functions. Handlers and flows only see
+//! [`Storage`], which hands each call to one of two backends with the same tables:
+//! SQLite (the embedded default, one file; its SQL is in this folder's files) and
+//! PostgreSQL (for several instances sharing one database; `postgres/`).
+//!
+//! SQLite work runs on tokio's blocking pool, so it never blocks the executor.
 
 mod admin;
+pub mod bench_seed;
 mod login;
 mod maintenance;
 mod outbox;
+mod postgres;
 mod rate;
 mod sessions;
 
@@ -23,14 +28,22 @@ pub use login::{
 };
 pub use maintenance::Pruned;
 pub use outbox::{NewMail, QueuedMail};
+pub use postgres::{CopyReport, Postgres};
 pub use rate::{Limits, Refusal};
 pub use sessions::{NewSession, SessionRecord, SessionSummary};
+
+use crate::domain::{CodeHash, EmailAddress, PersonName};
 
 /// Schema steps; index + 1 is the `user_version` a step leaves behind.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../schema.sql"),
     include_str!("../../migrations/0002_session_activity.sql"),
+    include_str!("../../migrations/0003_mail_language.sql"),
 ];
+
+/// How long a claimed message is kept from other workers while it is being sent; a
+/// worker that dies mid-send leaves it to be retried after this.
+pub const MAIL_LEASE_SECS: i64 = 60;
 
 /// The database could not do what was asked: unreachable, read-only, full, corrupt.
 /// The detail is for the log; people see a 503.
@@ -38,13 +51,153 @@ const MIGRATIONS: &[&str] = &[
 #[error("database: {0:#}")]
 pub struct StorageError(#[from] anyhow::Error);
 
+/// The database, whichever backend holds it.
 #[derive(Clone)]
 pub struct Storage {
-    pool: r2d2::Pool<SqliteConnectionManager>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Sqlite),
+    Postgres(Postgres),
 }
 
 impl Storage {
     /// Opens (creating if needed) the SQLite file and brings its schema up to date.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        Ok(Self {
+            backend: Backend::Sqlite(Sqlite::open(path)?),
+        })
+    }
+
+    /// Connects to PostgreSQL and brings its schema up to date.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            backend: Backend::Postgres(Postgres::connect(url).await?),
+        })
+    }
+
+    /// The backend `database.url` (PostgreSQL, when set) or `database.path` names.
+    pub async fn from_config(config: &crate::config::DatabaseConfig) -> anyhow::Result<Self> {
+        if config.url.is_empty() {
+            Self::open(&config.path)
+        } else {
+            Self::connect(config.url.expose()).await
+        }
+    }
+
+    /// Copies users, addresses, live sessions, sign-ins in progress and pending mail
+    /// from the SQLite file at `from` into the PostgreSQL database at `to`.
+    pub async fn copy_sqlite_to_postgres(
+        from: &Path,
+        to: &str,
+        now: i64,
+    ) -> anyhow::Result<CopyReport> {
+        Postgres::connect(to)
+            .await?
+            .copy_from_sqlite(from, now)
+            .await
+    }
+
+    /// "sqlite" or "postgres", for logs.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// Each public call, handed to the backend that holds the database. Both backends
+/// have a method of the same name and signature.
+macro_rules! dispatch {
+    ($( $(#[$meta:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        impl Storage {
+            $(
+                $(#[$meta])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> Result<$ret, StorageError> {
+                    match &self.backend {
+                        Backend::Sqlite(db) => db.$name($($arg),*).await,
+                        Backend::Postgres(db) => db.$name($($arg),*).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+dispatch! {
+    /// Answers when the database can be read.
+    fn ping(&self) -> ();
+
+    /// The sign-in as its code page shows it, if it is still open in this browser.
+    fn challenge_info(&self, id: String, browser_hash: Option<String>, max_attempts: u32)
+        -> Result<ChallengeInfo, Closed>;
+    /// Checks the limits, then stores the sign-in, its first code and its email in one
+    /// transaction.
+    fn start_challenge(&self, new: NewChallenge, limits: Limits, max_attempts: u32, now: i64)
+        -> StartOutcome;
+    /// Checks a code against every live code of the sign-in.
+    fn verify_code(&self, req: VerifyRequest) -> VerifyOutcome;
+    /// Finishes a sign-up whose code was right.
+    fn complete_signup(&self, challenge_id: String, browser_hash: Option<String>,
+        name: PersonName, session: NewSession, max_attempts: u32, now: i64) -> CompleteOutcome;
+    /// Adds a fresh code to a live sign-in; earlier codes stay valid until they expire.
+    #[allow(clippy::too_many_arguments)]
+    fn resend_code(&self, challenge_id: String, browser_hash: Option<String>,
+        code_hash: CodeHash, code_expires_at: i64, ip: String,
+        mail_for: impl FnOnce(&EmailAddress) -> NewMail + Send + 'static,
+        limits: Limits, max_attempts: u32, now: i64) -> ResendOutcome;
+
+    fn find_session(&self, token_hash: String, now: i64) -> Option<SessionRecord>;
+    /// Records that a session was used, and moves its expiry forward.
+    fn touch_session(&self, token_hash: String, last_seen_at: i64, expires_at: i64) -> ();
+    /// A person's live sessions, most recently used first.
+    fn list_sessions(&self, user_id: i64, now: i64) -> Vec<SessionSummary>;
+    /// Ends one of `user_id`'s sessions by its public id; false if it is not theirs.
+    fn delete_user_session(&self, user_id: i64, public_id: String) -> bool;
+    /// Ends every session of `user_id` but the one with `keep_token_hash`.
+    fn delete_other_sessions(&self, user_id: i64, keep_token_hash: String) -> usize;
+    fn rename_user(&self, user_id: i64, name: PersonName) -> ();
+    fn delete_session(&self, token_hash: String) -> bool;
+
+    /// Claims up to `limit` messages due now, oldest first, for this worker alone:
+    /// they are hidden from other workers for [`MAIL_LEASE_SECS`].
+    fn claim_due_mail(&self, now: i64, limit: u32) -> Vec<QueuedMail>;
+    /// When the next pending message is due, if any.
+    fn next_mail_due(&self) -> Option<i64>;
+    fn mark_mail_sent(&self, id: i64, now: i64) -> ();
+    fn retry_mail_later(&self, id: i64, next_attempt_at: i64, error: String) -> ();
+    /// Gives a message up for good: refused by the server, or its code has expired.
+    fn give_up_mail(&self, id: i64, now: i64, reason: String) -> ();
+    /// Messages waiting to be sent.
+    fn mail_queue_depth(&self) -> u64;
+
+    /// Deletes expired and spent rows; safe to run on several instances at once.
+    fn prune(&self, now: i64) -> Pruned;
+
+    fn database_overview(&self, now: i64) -> DatabaseOverview;
+    /// Every user, by id.
+    fn list_users(&self, now: i64) -> Vec<UserOverview>;
+    fn find_user(&self, who: UserRef, now: i64) -> Option<UserOverview>;
+    /// Live sessions, most recently used first; only `user_id`'s when given.
+    fn list_live_sessions(&self, user_id: Option<i64>, now: i64) -> Vec<SessionOverview>;
+    /// Deletes the user and every row that points at them, in one transaction.
+    fn delete_user(&self, who: UserRef, now: i64) -> Option<DeletedUser>;
+    /// Ends every session of `user_id`; how many of them were live.
+    fn revoke_user_sessions(&self, user_id: i64, now: i64) -> u64;
+    /// Ends every session of everyone; how many of them were live.
+    fn revoke_all_sessions(&self, now: i64) -> u64;
+}
+
+/// The embedded backend: one SQLite file, a pool of connections, one writer at a time.
+#[derive(Clone)]
+pub struct Sqlite {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl Sqlite {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
@@ -106,8 +259,7 @@ impl Storage {
         .await
     }
 
-    /// Answers when the database can be read.
-    pub async fn ping(&self) -> Result<(), StorageError> {
+    async fn ping(&self) -> Result<(), StorageError> {
         self.run("health check", |conn| {
             conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
         })
@@ -178,13 +330,20 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
+    fn sqlite(storage: &Storage) -> &Sqlite {
+        match &storage.backend {
+            Backend::Sqlite(db) => db,
+            Backend::Postgres(_) => unreachable!(),
+        }
+    }
+
     #[test]
     fn migrating_twice_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/doorcode.db");
         drop(Storage::open(&path).unwrap());
         let storage = Storage::open(&path).unwrap();
-        let conn = storage.pool.get().unwrap();
+        let conn = sqlite(&storage).pool.get().unwrap();
         let version: usize = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
@@ -252,7 +411,7 @@ mod tests {
             .unwrap();
         }
         let storage = Storage::open(&path).unwrap();
-        let conn = storage.pool.get().unwrap();
+        let conn = sqlite(&storage).pool.get().unwrap();
         let (seen, agent): (i64, Option<String>) = conn
             .query_row(
                 "SELECT last_seen_at, user_agent FROM user_sessions WHERE token_hash = 'h'",

@@ -3,7 +3,7 @@
 
 use r2d2_sqlite::rusqlite::{Transaction, params};
 
-use super::{Storage, StorageError};
+use super::{Sqlite, StorageError};
 use crate::domain::EmailAddress;
 
 pub struct NewMail {
@@ -12,6 +12,9 @@ pub struct NewMail {
     pub sealed_code: Vec<u8>,
     /// The code's expiry: the message is never sent after it.
     pub expires_at: i64,
+    /// Language tag of the page that asked for the code (`en`, `de`); the email is
+    /// written in it.
+    pub language: String,
 }
 
 #[derive(Debug, Clone)]
@@ -22,6 +25,7 @@ pub struct QueuedMail {
     pub sealed_code: Vec<u8>,
     pub expires_at: i64,
     pub attempts: u32,
+    pub language: String,
 }
 
 pub(super) fn insert(
@@ -30,33 +34,46 @@ pub(super) fn insert(
     now: i64,
 ) -> r2d2_sqlite::rusqlite::Result<()> {
     tx.execute(
-        "INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, next_attempt_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?4)",
-        params![mail.recipient.as_str(), mail.message_id, mail.sealed_code, now, mail.expires_at],
+        "INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, next_attempt_at, language) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6)",
+        params![mail.recipient.as_str(), mail.message_id, mail.sealed_code, now, mail.expires_at, mail.language],
     )?;
     Ok(())
 }
 
-impl Storage {
-    /// Messages due now, oldest first.
-    pub async fn due_mail(&self, now: i64, limit: u32) -> Result<Vec<QueuedMail>, StorageError> {
-        self.run("read the mail queue", move |conn| {
-            conn.prepare_cached(
-                "SELECT id, recipient, message_id, sealed_code, expires_at, attempts FROM outbox \
-                 WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1 \
-                 ORDER BY next_attempt_at, id LIMIT ?2",
-            )?
-            .query_map(params![now, limit], |row| {
-                Ok(QueuedMail {
-                    id: row.get(0)?,
-                    recipient: EmailAddress::from_trusted(row.get(1)?),
-                    message_id: row.get(2)?,
-                    sealed_code: row.get(3)?,
-                    expires_at: row.get(4)?,
-                    attempts: row.get(5)?,
-                })
-            })?
-            .collect()
+impl Sqlite {
+    /// Messages due now, oldest first, pushed back by the lease so that another
+    /// process sharing the file does not pick them up while they are being sent.
+    pub async fn claim_due_mail(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, StorageError> {
+        self.write("claim mail from the queue", move |tx| {
+            let batch: Vec<QueuedMail> = tx
+                .prepare_cached(
+                    "SELECT id, recipient, message_id, sealed_code, expires_at, attempts, language FROM outbox \
+                     WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1 \
+                     ORDER BY next_attempt_at, id LIMIT ?2",
+                )?
+                .query_map(params![now, limit], |row| {
+                    Ok(QueuedMail {
+                        id: row.get(0)?,
+                        recipient: EmailAddress::from_trusted(row.get(1)?),
+                        message_id: row.get(2)?,
+                        sealed_code: row.get(3)?,
+                        expires_at: row.get(4)?,
+                        attempts: row.get(5)?,
+                        language: row.get(6)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut lease =
+                tx.prepare_cached("UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1")?;
+            for mail in &batch {
+                lease.execute(params![mail.id, now + super::MAIL_LEASE_SECS])?;
+            }
+            Ok(batch)
         })
         .await
     }

@@ -4,7 +4,7 @@
 
 use r2d2_sqlite::rusqlite::{OptionalExtension, Transaction, params};
 
-const WINDOW_SECS: i64 = 3600;
+pub(super) const WINDOW_SECS: i64 = 3600;
 
 pub(super) const SEND: &str = "send";
 pub(super) const IP: &str = "ip";

@@ -2,7 +2,7 @@
 
 use r2d2_sqlite::rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{Storage, StorageError};
+use super::{Sqlite, StorageError};
 use crate::domain::EmailAddress;
 
 pub struct NewSession {
@@ -87,7 +87,7 @@ pub(super) fn find(
     .optional()
 }
 
-impl Storage {
+impl Sqlite {
     pub async fn find_session(
         &self,
         token_hash: String,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use poem::http::{Method, StatusCode, header};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
 
-use super::{chrome, page};
+use super::{chrome, language_of, page};
+use crate::i18n::Language;
 use crate::pages::message_page;
 use crate::state::AppState;
 
@@ -20,6 +21,7 @@ pub async fn guard<E: Endpoint>(
 ) -> poem::Result<Response> {
     // The JSON API's refusals carry its error shape; the pages' are pages.
     let api = crate::api::is_api_request(&req);
+    let lang = language_of(&req, &state);
     if changes_state(req.method()) && !same_origin(&req, state.config.server.base_url.origin()) {
         tracing::warn!(path = %req.uri().path(), "refused a cross-origin request");
         if api {
@@ -31,9 +33,10 @@ pub async fn guard<E: Endpoint>(
         }
         return Ok(refusal(
             &state,
+            lang,
             StatusCode::FORBIDDEN,
-            "Request refused",
-            "This form was sent from another site, so it was refused. Please use the form on this site.",
+            lang.text("status.cross_origin.title"),
+            lang.text("status.cross_origin.message"),
         ));
     }
     let declared = req
@@ -42,13 +45,15 @@ pub async fn guard<E: Endpoint>(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Ok(too_large(&state, api));
+        return Ok(too_large(&state, lang, api));
     }
     // Bodies without a length (chunked) are read up to the cap and no further.
     let body = req.take_body();
     match body.into_bytes_limit(MAX_BODY_BYTES).await {
         Ok(bytes) => req.set_body(Body::from(bytes)),
-        Err(poem::error::ReadBodyError::PayloadTooLarge) => return Ok(too_large(&state, api)),
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+            return Ok(too_large(&state, lang, api));
+        }
         Err(e) => return Ok(poem::Error::from(e).into_response()),
     }
     ep.call(req).await.map(IntoResponse::into_response)
@@ -78,7 +83,7 @@ fn same_origin(req: &Request, expected: &str) -> bool {
     true
 }
 
-fn too_large(state: &AppState, api: bool) -> Response {
+fn too_large(state: &AppState, lang: Language, api: bool) -> Response {
     if api {
         return crate::api::error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -88,15 +93,27 @@ fn too_large(state: &AppState, api: bool) -> Response {
     }
     refusal(
         state,
+        lang,
         StatusCode::PAYLOAD_TOO_LARGE,
-        "Request too large",
-        "That request was too large. Please go back and try again.",
+        lang.text("status.too_large.title"),
+        lang.text("status.too_large.message"),
     )
 }
 
-fn refusal(state: &AppState, status: StatusCode, title: &str, message: &str) -> Response {
+fn refusal(
+    state: &AppState,
+    lang: Language,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> Response {
     page(
         status,
-        message_page(&chrome(state), title, message, ("/login", "Go to sign-in")),
+        message_page(
+            &chrome(state, lang),
+            title,
+            message,
+            ("/login", lang.text("link.sign_in")),
+        ),
     )
 }

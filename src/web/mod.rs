@@ -3,6 +3,7 @@
 
 pub mod cookies;
 mod guard;
+mod language;
 pub mod observe;
 
 use std::net::IpAddr;
@@ -12,20 +13,26 @@ use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Body, Request, Response};
 use serde::de::DeserializeOwned;
 
+use crate::i18n::Language;
 use crate::pages::{Chrome, message_page};
 use crate::state::AppState;
 
 pub use guard::guard;
+pub use language::{language_of, negotiate_language};
 
 pub const STYLESHEET: &str = include_str!("style.css");
+/// Progressive enhancement only: every page works without it.
+pub const SCRIPT: &str = include_str!("app.js");
 
-pub fn chrome(state: &AppState) -> Chrome<'_> {
+pub fn chrome(state: &AppState, lang: Language) -> Chrome<'_> {
     Chrome {
         app_name: &state.config.server.app_name,
+        logo_url: state.config.server.logo(),
         turnstile_site_key: state
             .turnstile
             .as_ref()
             .map(|_| state.config.turnstile.site_key.as_str()),
+        lang,
     }
 }
 
@@ -56,21 +63,25 @@ pub fn with_retry_after(mut response: Response, secs: Option<i64>) -> Response {
 }
 
 /// A page saying the service cannot answer right now (a broken dependency).
-pub fn unavailable(state: &AppState) -> Response {
+pub fn unavailable(state: &AppState, lang: Language) -> Response {
     page(
         StatusCode::SERVICE_UNAVAILABLE,
         message_page(
-            &chrome(state),
-            "Temporarily unavailable",
-            "Sign-in is unavailable right now. Please try again in a minute.",
-            ("/login", "Try again"),
+            &chrome(state, lang),
+            lang.text("status.unavailable.title"),
+            lang.text("error.unavailable"),
+            ("/login", lang.text("link.try_again")),
         ),
     )
 }
 
 /// Decodes an `application/x-www-form-urlencoded` body (already size-capped by the
 /// guard); an unreadable one is a 400 page.
-pub async fn read_form<T: DeserializeOwned>(state: &AppState, body: Body) -> Result<T, Response> {
+pub async fn read_form<T: DeserializeOwned>(
+    state: &AppState,
+    lang: Language,
+    body: Body,
+) -> Result<T, Response> {
     let bytes = body
         .into_bytes()
         .await
@@ -79,10 +90,13 @@ pub async fn read_form<T: DeserializeOwned>(state: &AppState, body: Body) -> Res
         page(
             StatusCode::BAD_REQUEST,
             message_page(
-                &chrome(state),
-                "The form could not be read",
-                "The form was sent in a way doorcode does not understand. Please go back and try again.",
-                ("/login", "Start again"),
+                &chrome(state, lang),
+                lang.text("status.bad_form.title"),
+                &lang.fill(
+                    "status.bad_form.message",
+                    &[("app_name", &state.config.server.app_name)],
+                ),
+                ("/login", lang.text("link.start_again")),
             ),
         )
     })

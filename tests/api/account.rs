@@ -193,11 +193,8 @@ async fn last_seen_is_written_at_most_every_few_minutes() {
     let person = browser();
     app.sign_up(&person, "ada@example.com", "Ada", "").await;
     let last_seen = || {
-        let conn = r2d2_sqlite::rusqlite::Connection::open(app.db_path()).unwrap();
-        conn.query_row("SELECT last_seen_at FROM user_sessions", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .unwrap()
+        app.database()
+            .query_i64("SELECT last_seen_at FROM user_sessions")
     };
     let first = last_seen();
     app.clock.advance(120);

@@ -237,11 +237,8 @@ async fn pages_are_accessible_and_never_cached() {
 #[tokio::test]
 async fn a_broken_database_is_a_503_without_its_details() {
     let app = spawn_app().await;
-    {
-        let conn = r2d2_sqlite::rusqlite::Connection::open(app.db_path()).unwrap();
-        conn.execute_batch("DROP TABLE login_codes; DROP TABLE user_sessions;")
-            .unwrap();
-    }
+    app.database()
+        .execute("DROP TABLE login_codes; DROP TABLE user_sessions;");
     let response = app.post_login(&browser(), "broken@example.com").await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let html = response.text().await.unwrap();

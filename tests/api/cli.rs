@@ -1,15 +1,8 @@
 //! The `doorcode` binary, run as operators run it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
-fn doorcode() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_doorcode"));
-    command.env_remove("DOORCODE_CONFIG").env("NO_COLOR", "1");
-    command
-}
+use crate::process::{Service, doorcode};
 
 #[test]
 fn a_bad_config_value_stops_start_up_with_one_line_and_status_2() {
@@ -87,90 +80,6 @@ fn help_lists_the_commands() {
     );
     let output = doorcode().arg("frobnicate").output().unwrap();
     assert_eq!(output.status.code(), Some(2), "bad usage exits 2");
-}
-
-/// The binary running as a service, with its log read line by line.
-struct Service {
-    child: std::process::Child,
-    port: u16,
-    lines: mpsc::Receiver<String>,
-    log: String,
-}
-
-impl Service {
-    fn start(dir: &std::path::Path, env: &[(&str, String)]) -> Service {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = doorcode()
-            .current_dir(dir)
-            .env("DOORCODE_SERVER_LISTEN", format!("127.0.0.1:{port}"))
-            .env(
-                "DOORCODE_SERVER_BASE_URL",
-                format!("http://127.0.0.1:{port}"),
-            )
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel::<String>();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut service = Service {
-            child,
-            port,
-            lines,
-            log: String::new(),
-        };
-        service.read_until("doorcode is listening");
-        service
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn read_until(&mut self, needle: &str) {
-        while !self.log.contains(needle) {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(20))
-                .unwrap_or_else(|_| panic!("no `{needle}` in the log:\n{}", self.log));
-            self.log.push_str(&line);
-            self.log.push('\n');
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits (at most `limit`) for the process to exit; its status code.
-    fn exit_within(&mut self, limit: Duration) -> Option<i32> {
-        let deadline = std::time::Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            if std::time::Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("still running after {limit:?}:\n{}", self.log);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
 }
 
 /// Dev mode from a bare folder: defaults, the code in the log, a clean stop on SIGTERM.

@@ -185,7 +185,7 @@ async fn the_database_holds_no_code_and_no_token_in_clear() {
     let pending_code = app.code_for("pending@example.com").await;
     assert!(!pending.challenge.is_empty());
 
-    let (dump, numbers) = dump_database(&app.db_path());
+    let (dump, numbers) = app.database().dump();
     for secret in [&code, &pending_code, &token] {
         assert!(
             !dump.contains(secret.as_str()),
@@ -203,35 +203,4 @@ async fn the_database_holds_no_code_and_no_token_in_clear() {
         dump.contains(&expected_hash),
         "token_hash is the hex SHA-256 of the cookie value"
     );
-}
-
-/// Every text and blob value of every table as one string, and every integer.
-fn dump_database(path: &std::path::Path) -> (String, Vec<i64>) {
-    use r2d2_sqlite::rusqlite::{Connection, types::ValueRef};
-    let conn = Connection::open(path).unwrap();
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let (mut dump, mut numbers) = (String::new(), Vec::new());
-    for table in tables {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
-        let columns = stmt.column_count();
-        let mut rows = stmt.query([]).unwrap();
-        while let Some(row) = rows.next().unwrap() {
-            for i in 0..columns {
-                match row.get_ref(i).unwrap() {
-                    ValueRef::Text(t) => dump.push_str(&String::from_utf8_lossy(t)),
-                    ValueRef::Blob(b) => dump.push_str(&String::from_utf8_lossy(b)),
-                    ValueRef::Integer(n) => numbers.push(n),
-                    _ => {}
-                }
-                dump.push(' ');
-            }
-        }
-    }
-    (dump, numbers)
 }

@@ -1,5 +1,7 @@
-//! `spawn_app()`: doorcode in-process on a random port, with its own SQLite file, a
-//! real SMTP server on loopback and a siteverify stand-in; plus browser-like clients.
+//! `spawn_app()`: doorcode in-process on a random port, with its own database (a
+//! SQLite file, or a fresh PostgreSQL database when `DOORCODE_TEST_POSTGRES_URL` is
+//! set), a real SMTP server on loopback and a siteverify stand-in; plus browser-like
+//! clients.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use scraper::{Html, Selector};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::database::{Database, fresh_postgres, postgres_server, random_secret};
 use crate::smtp::TestSmtp;
 use crate::turnstile::FakeSiteverify;
 
@@ -43,6 +46,10 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Config)) -> TestApp {
     config.server.listen = "127.0.0.1:0".parse().unwrap();
     config.server.base_url = doorcode::config::BaseUrl::parse(BASE_URL).unwrap();
     config.database.path = dir.path().join("doorcode.db");
+    if let Some(server) = postgres_server() {
+        config.database.url = Secret::new(fresh_postgres(&server));
+        config.security.secret_key = Secret::new(random_secret());
+    }
     config.email.smtp_url = Secret::new(smtp.url());
     config.turnstile.site_key = SITE_KEY.into();
     config.turnstile.secret_key = Secret::new(FakeSiteverify::PASS_SECRET);
@@ -176,11 +183,38 @@ impl TestApp {
         );
     }
 
-    /// Rows of `table`, read straight from the SQLite file.
+    /// The database this app runs on, for reading and changing it behind its back.
+    pub fn database(&self) -> Database {
+        if self.config.database.url.is_empty() {
+            Database::Sqlite(self.db_path())
+        } else {
+            Database::Postgres(self.config.database.url.expose().to_owned())
+        }
+    }
+
+    /// The settings that point a `doorcode` command at this app's database.
+    pub fn database_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![(
+            "DOORCODE_DATABASE_PATH",
+            self.db_path().display().to_string(),
+        )];
+        if !self.config.database.url.is_empty() {
+            env.push((
+                "DOORCODE_DATABASE_URL",
+                self.config.database.url.expose().to_owned(),
+            ));
+            env.push((
+                "DOORCODE_SECURITY_SECRET_KEY",
+                self.config.security.secret_key.expose().to_owned(),
+            ));
+        }
+        env
+    }
+
+    /// Rows of `table`, read straight from the database.
     pub fn count_rows(&self, table: &str) -> i64 {
-        let conn = r2d2_sqlite::rusqlite::Connection::open(self.db_path()).unwrap();
-        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
-            .unwrap()
+        self.database()
+            .query_i64(&format!("SELECT count(*) FROM {table}"))
     }
 }
 

@@ -9,8 +9,7 @@ use crate::smtp::SmtpMode;
 async fn until_db(app: &TestApp, sql: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let conn = r2d2_sqlite::rusqlite::Connection::open(app.db_path()).unwrap();
-        let n: i64 = conn.query_row(sql, [], |r| r.get(0)).unwrap();
+        let n = app.database().query_i64(sql);
         if n > 0 {
             return;
         }

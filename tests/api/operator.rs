@@ -66,10 +66,12 @@ async fn doorcode(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Ran {
     }
 }
 
-/// doorcode run against `app`'s database (its secret file sits beside it).
+/// doorcode run against `app`'s database (with its secret, whether in a file beside
+/// a SQLite database or in the settings).
 async fn admin(app: &TestApp, args: &[&str]) -> Ran {
-    let db = app.db_path().display().to_string();
-    doorcode(app.dir.path(), &[("DOORCODE_DATABASE_PATH", &db)], args).await
+    let env = app.database_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    doorcode(app.dir.path(), &env, args).await
 }
 
 /// Signs up through the browser flow; the browser and its session cookie's value.

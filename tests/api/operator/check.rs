@@ -57,7 +57,7 @@ async fn check_passes_with_a_working_mail_server_captcha_secret_and_database() {
     let database = line(&ran, "database");
     assert!(
         database.contains(" ok ")
-            && database.contains("schema version 2, 0 users, 0 live sessions"),
+            && database.contains("schema version 3, 0 users, 0 live sessions"),
         "{database}"
     );
     assert!(

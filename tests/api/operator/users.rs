@@ -125,8 +125,7 @@ async fn users_delete_removes_the_user_their_addresses_and_sessions_in_one_go() 
         "deleted user 1 (Ada Lovelace): 1 email, 1 session"
     );
 
-    let conn = r2d2_sqlite::rusqlite::Connection::open(app.db_path()).unwrap();
-    let rows = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let rows = |sql: &str| app.database().query_i64(sql);
     assert_eq!(rows("SELECT count(*) FROM users WHERE id = 1"), 0);
     assert_eq!(
         rows("SELECT count(*) FROM user_emails WHERE user_id = 1"),

@@ -1,0 +1,270 @@
+//! `doorcode migrate-to-postgres`: copies a SQLite database into PostgreSQL so that
+//! nobody is signed out by the move. Idempotent: rows already there are skipped, so
+//! the copy can be run again (say, once more just before the switch).
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use r2d2_sqlite::rusqlite::{Connection, OpenFlags};
+use tokio_postgres::types::ToSql;
+
+use super::Postgres;
+
+/// Rows per INSERT; each column travels as one array parameter.
+const CHUNK: usize = 5_000;
+
+/// How many rows of each table were read from SQLite and how many were new.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CopyReport {
+    pub tables: Vec<(&'static str, usize, u64)>,
+}
+
+/// One table to copy: the SQLite query, and the PostgreSQL statement that takes its
+/// columns as arrays (`unnest`) and skips rows already present.
+struct Table {
+    name: &'static str,
+    select: &'static str,
+    kinds: &'static [Kind],
+    insert: &'static str,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Int,
+    Text,
+    Bytes,
+}
+
+enum Column {
+    Int(Vec<Option<i64>>),
+    Text(Vec<Option<String>>),
+    Bytes(Vec<Option<Vec<u8>>>),
+}
+
+const TABLES: &[Table] = &[
+    Table {
+        name: "users",
+        select: "SELECT id, created_at, first_name, last_name, avatar_url FROM users ORDER BY id",
+        kinds: &[Kind::Int, Kind::Int, Kind::Text, Kind::Text, Kind::Text],
+        insert: "INSERT INTO users (id, created_at, first_name, last_name, avatar_url) \
+                 SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[]) \
+                 ON CONFLICT (id) DO NOTHING",
+    },
+    Table {
+        name: "user_emails",
+        select: "SELECT email, user_id, created_at FROM user_emails ORDER BY email",
+        kinds: &[Kind::Text, Kind::Int, Kind::Int],
+        insert: "INSERT INTO user_emails (email, user_id, created_at) \
+                 SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::BIGINT[]) \
+                 ON CONFLICT (email) DO NOTHING",
+    },
+    Table {
+        name: "user_sessions",
+        select: "SELECT token_hash, user_id, created_at, public_id, expires_at, user_agent, \
+                 last_seen_at FROM user_sessions WHERE expires_at > ?1 ORDER BY token_hash",
+        kinds: &[
+            Kind::Text,
+            Kind::Int,
+            Kind::Int,
+            Kind::Text,
+            Kind::Int,
+            Kind::Text,
+            Kind::Int,
+        ],
+        insert: "INSERT INTO user_sessions \
+                 (token_hash, user_id, created_at, public_id, expires_at, user_agent, last_seen_at) \
+                 SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], \
+                 $5::BIGINT[], $6::TEXT[], $7::BIGINT[]) ON CONFLICT DO NOTHING",
+    },
+    Table {
+        name: "login_challenges",
+        select: "SELECT id, email, browser_hash, created_at, expires_at, attempts, verified_at, \
+                 finished_at FROM login_challenges WHERE expires_at > ?1 ORDER BY id",
+        kinds: &[
+            Kind::Text,
+            Kind::Text,
+            Kind::Text,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+        ],
+        insert: "INSERT INTO login_challenges \
+                 (id, email, browser_hash, created_at, expires_at, attempts, verified_at, finished_at) \
+                 SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], \
+                 $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[]) ON CONFLICT (id) DO NOTHING",
+    },
+    Table {
+        name: "login_codes",
+        select: "SELECT c.challenge_id, c.code_hash, c.expires_at FROM login_codes c \
+                 JOIN login_challenges l ON l.id = c.challenge_id \
+                 WHERE c.expires_at > ?1 AND l.expires_at > ?1 ORDER BY c.challenge_id",
+        kinds: &[Kind::Text, Kind::Text, Kind::Int],
+        insert: "INSERT INTO login_codes (challenge_id, code_hash, expires_at) \
+                 SELECT n.* FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[]) \
+                   AS n (challenge_id, code_hash, expires_at) \
+                 WHERE NOT EXISTS (SELECT 1 FROM login_codes c \
+                   WHERE c.challenge_id = n.challenge_id AND c.code_hash = n.code_hash)",
+    },
+    Table {
+        name: "outbox",
+        select: "SELECT recipient, message_id, sealed_code, created_at, expires_at, attempts, \
+                 next_attempt_at, language FROM outbox \
+                 WHERE sent_at IS NULL AND failed_at IS NULL AND expires_at > ?1 ORDER BY id",
+        kinds: &[
+            Kind::Text,
+            Kind::Text,
+            Kind::Bytes,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Text,
+        ],
+        insert: "INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, \
+                   attempts, next_attempt_at, language) \
+                 SELECT n.* FROM unnest($1::TEXT[], $2::TEXT[], $3::BYTEA[], $4::BIGINT[], \
+                   $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[]) AS n (recipient, message_id, \
+                   sealed_code, created_at, expires_at, attempts, next_attempt_at, language) \
+                 WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = n.message_id)",
+    },
+];
+
+/// Reads every column of `table`'s rows from SQLite.
+fn read(conn: &Connection, table: &Table, now: i64) -> anyhow::Result<(usize, Vec<Column>)> {
+    let mut stmt = conn.prepare(table.select)?;
+    let mut columns: Vec<Column> = table
+        .kinds
+        .iter()
+        .map(|kind| match kind {
+            Kind::Int => Column::Int(Vec::new()),
+            Kind::Text => Column::Text(Vec::new()),
+            Kind::Bytes => Column::Bytes(Vec::new()),
+        })
+        .collect();
+    let mut rows = if table.select.contains("?1") {
+        stmt.query([now])?
+    } else {
+        stmt.query([])?
+    };
+    let mut count = 0;
+    while let Some(row) = rows.next()? {
+        for (i, column) in columns.iter_mut().enumerate() {
+            match column {
+                Column::Int(values) => values.push(row.get(i)?),
+                Column::Text(values) => values.push(row.get(i)?),
+                Column::Bytes(values) => values.push(row.get(i)?),
+            }
+        }
+        count += 1;
+    }
+    Ok((count, columns))
+}
+
+impl Postgres {
+    /// Copies the live contents of the SQLite file at `from` into this database in
+    /// one transaction. Refuses, changing nothing, when an address or a user id
+    /// already belongs to someone else here.
+    pub async fn copy_from_sqlite(&self, from: &Path, now: i64) -> anyhow::Result<CopyReport> {
+        let path = from.to_owned();
+        let tables = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if version == 0 {
+                bail!("{} is not a doorcode database", path.display());
+            }
+            TABLES
+                .iter()
+                .map(|table| {
+                    read(&conn, table, now).with_context(|| format!("cannot read {}", table.name))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+        })
+        .await??;
+
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let mut report = CopyReport::default();
+        for (table, (read, columns)) in TABLES.iter().zip(&tables) {
+            let mut added = 0;
+            for start in (0..*read).step_by(CHUNK) {
+                let end = (start + CHUNK).min(*read);
+                let chunks: Vec<Box<dyn ToSql + Sync>> = columns
+                    .iter()
+                    .map(|column| -> Box<dyn ToSql + Sync> {
+                        match column {
+                            Column::Int(v) => Box::new(v[start..end].to_vec()),
+                            Column::Text(v) => Box::new(v[start..end].to_vec()),
+                            Column::Bytes(v) => Box::new(v[start..end].to_vec()),
+                        }
+                    })
+                    .collect();
+                let params: Vec<&(dyn ToSql + Sync)> = chunks.iter().map(|b| b.as_ref()).collect();
+                added += tx
+                    .execute(table.insert, &params)
+                    .await
+                    .with_context(|| format!("cannot copy {}", table.name))?;
+            }
+            report.tables.push((table.name, *read, added));
+        }
+        check_same_people(&tx, &tables[0].1, &tables[1].1).await?;
+        // Later sign-ups must not reuse a copied id.
+        tx.batch_execute(
+            "SELECT setval(pg_get_serial_sequence('users', 'id'), \
+             greatest((SELECT max(id) FROM users), 1))",
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+}
+
+/// Every copied user and address must mean the same person here as in SQLite; a
+/// row that was skipped because someone else already had its id or address would
+/// otherwise hand one person's sessions to another.
+async fn check_same_people(
+    tx: &deadpool_postgres::Transaction<'_>,
+    users: &[Column],
+    emails: &[Column],
+) -> anyhow::Result<()> {
+    let (Column::Int(ids), Column::Int(created), Column::Text(first)) =
+        (&users[0], &users[1], &users[2])
+    else {
+        bail!("unexpected users columns");
+    };
+    let differing_users: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[]) AS n (id, created_at, first_name) \
+             JOIN users u ON u.id = n.id \
+             WHERE u.created_at <> n.created_at OR u.first_name <> n.first_name",
+            &[ids, created, first],
+        )
+        .await?
+        .get(0);
+    if differing_users > 0 {
+        bail!(
+            "{differing_users} user id(s) already belong to other people in PostgreSQL; \
+             nothing was copied (copy into an empty database, before any instance uses it)"
+        );
+    }
+    let (Column::Text(addresses), Column::Int(owners)) = (&emails[0], &emails[1]) else {
+        bail!("unexpected user_emails columns");
+    };
+    let differing_emails: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM unnest($1::TEXT[], $2::BIGINT[]) AS n (email, user_id) \
+             JOIN user_emails e ON e.email = n.email WHERE e.user_id <> n.user_id",
+            &[addresses, owners],
+        )
+        .await?
+        .get(0);
+    if differing_emails > 0 {
+        bail!(
+            "{differing_emails} address(es) already belong to other accounts in PostgreSQL; \
+             nothing was copied"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! The PostgreSQL backend, for several doorcode instances sharing one database. Same
+//! tables as SQLite; what SQLite gets from its single writer, this gets from row
+//! locks and advisory locks taken inside each transaction, so attempt counts and
+//! limits hold across instances.
+
+mod admin;
+mod copy;
+mod login;
+mod outbox;
+mod rate;
+mod sessions;
+
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Timeouts, Transaction};
+use tokio_postgres::NoTls;
+
+pub use copy::CopyReport;
+
+use super::{Pruned, StorageError};
+
+/// Schema steps; index + 1 is the version a step leaves in `schema_version`.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_schema.sql"),
+    include_str!("../../../migrations/postgres/0002_mail_language.sql"),
+];
+
+/// Held while migrating, so that instances starting together migrate once.
+const MIGRATION_LOCK: i64 = 0x646f_6f72_636f_6465; // "doorcode"
+
+/// How long sent or abandoned mail is kept; as for SQLite.
+const KEEP_MAIL_SECS: i64 = 3600;
+const RATE_WINDOW_SECS: i64 = 3600;
+
+#[derive(Clone)]
+pub struct Postgres {
+    pool: Pool,
+}
+
+impl Postgres {
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let config = tokio_postgres::Config::from_str(url)
+            .context("database.url is not a valid postgres:// URL")?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let timeout = Some(Duration::from_secs(5));
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .timeouts(Timeouts {
+                wait: timeout,
+                create: timeout,
+                recycle: timeout,
+            })
+            .build()
+            .context("cannot set up the PostgreSQL pool")?;
+        let db = Self { pool };
+        db.migrate()
+            .await
+            .context("cannot migrate the PostgreSQL database")?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        let mut client = self
+            .pool
+            .get()
+            .await
+            .context("cannot connect to PostgreSQL")?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute(
+            "SET LOCAL client_min_messages = warning; \
+             CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL); \
+             INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
+        )
+        .await?;
+        let version: i64 = tx
+            .query_one("SELECT version FROM schema_version", &[])
+            .await?
+            .get(0);
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            anyhow::bail!(
+                "the database is at schema version {version}, newer than this doorcode knows \
+                 ({known}); run a newer doorcode"
+            );
+        }
+        for (index, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.batch_execute(step).await?;
+            tx.execute(
+                "UPDATE schema_version SET version = $1",
+                &[&(index as i64 + 1)],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Runs `work`, naming what failed in the error.
+    async fn guard<T>(
+        &self,
+        what: &'static str,
+        work: impl Future<Output = anyhow::Result<T>>,
+    ) -> Result<T, StorageError> {
+        work.await.context(what).map_err(StorageError)
+    }
+
+    async fn client(&self) -> anyhow::Result<deadpool_postgres::Object> {
+        self.pool.get().await.context("no database connection")
+    }
+
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.guard("health check", async {
+            self.client().await?.query_one("SELECT 1", &[]).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Safe on every instance at once: each DELETE only removes rows that are dead.
+    pub async fn prune(&self, now: i64) -> Result<Pruned, StorageError> {
+        self.guard("prune expired rows", async {
+            let client = self.client().await?;
+            let deleted = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+            let sessions = client
+                .execute("DELETE FROM user_sessions WHERE expires_at <= $1", &[&now])
+                .await?;
+            client
+                .execute("DELETE FROM login_codes WHERE expires_at <= $1", &[&now])
+                .await?;
+            let challenges = client
+                .execute(
+                    "DELETE FROM login_challenges WHERE expires_at <= $1",
+                    &[&now],
+                )
+                .await?;
+            let rate_events = client
+                .execute(
+                    "DELETE FROM rate_events WHERE at <= $1",
+                    &[&(now - RATE_WINDOW_SECS)],
+                )
+                .await?;
+            let mail = client
+                .execute(
+                    "DELETE FROM outbox WHERE (sent_at IS NOT NULL OR failed_at IS NOT NULL) \
+                     AND created_at <= $1",
+                    &[&(now - KEEP_MAIL_SECS)],
+                )
+                .await?;
+            Ok(Pruned {
+                sessions: deleted(sessions),
+                challenges: deleted(challenges),
+                rate_events: deleted(rate_events),
+                mail: deleted(mail),
+            })
+        })
+        .await
+    }
+}
+
+/// Serialises every transaction that counts or creates something for `key` (an
+/// address, a client IP) until the transaction ends, across all instances.
+async fn lock(tx: &Transaction<'_>, scope: &str, key: &str) -> anyhow::Result<()> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&format!("{scope}:{key}")],
+    )
+    .await?;
+    Ok(())
+}
