@@ -77,7 +77,9 @@ pub fn code_page(chrome: &Chrome, view: &CodeView) -> Markup {
                 " "
                 (t.rich("code.expires", &[
                     ("time", expires),
-                    ("in_minutes", html! { (t.count("time.in_minutes", view.minutes_left)) }),
+                    ("in_minutes", html! {
+                        span class="nowrap" { (t.count("time.in_minutes", view.minutes_left)) }
+                    }),
                 ]))
             }
             (notice(view.notice))

@@ -11,7 +11,7 @@ pub fn message_page(chrome: &Chrome, title: &str, message: &str, link: (&str, &s
         html! {
             h1 { (title) }
             p class="banner error" role="alert" { (message) }
-            p { a class="button primary" href=(link.0) { (link.1) } }
+            a class="button primary" href=(link.0) { (link.1) }
         },
     )
 }

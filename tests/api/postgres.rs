@@ -11,7 +11,9 @@ use reqwest::{Client, StatusCode};
 use tokio::sync::Notify;
 
 use crate::database::{Database, fresh_postgres, postgres_server, random_secret};
-use crate::helpers::{CodePage, browser};
+use doorcode::config::Secret;
+
+use crate::helpers::{CodePage, TestApp, browser, spawn_app_with};
 use crate::process::Service;
 use crate::smtp::TestSmtp;
 
@@ -327,4 +329,83 @@ async fn killing_one_instance_mid_flood_loses_nothing() {
     // Only a message the dead instance had handed to SMTP but not yet marked sent
     // can go out twice; at most one claimed batch.
     assert!(duplicates <= 16, "{duplicates} duplicates");
+}
+
+/// `doorcode migrate-to-postgres` on a stopped SQLite instance's database.
+fn migrate(app: &TestApp, to: &str) -> std::process::Output {
+    let from = app.db_path().display().to_string();
+    crate::process::doorcode()
+        .current_dir(app.dir.path())
+        .env_remove("DOORCODE_TEST_POSTGRES_URL")
+        .args(["migrate-to-postgres", "--from", &from, "--to", to])
+        .output()
+        .expect("doorcode runs")
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set DOORCODE_TEST_POSTGRES_URL"]
+async fn moving_from_sqlite_to_postgres_signs_nobody_out_and_loses_no_mail() {
+    let server = postgres_server().expect(NEEDS_POSTGRES);
+    let mut app = spawn_app_with(|config| config.database.url = Secret::default()).await;
+    let (ada, grace) = (browser(), browser());
+    app.sign_up(&ada, "ada@example.com", "Ada", "Lovelace")
+        .await;
+    app.sign_up(&grace, "grace@example.com", "Grace", "Hopper")
+        .await;
+    // A sign-in in progress whose mail cannot go out yet.
+    app.smtp.stop().await;
+    let linus = browser();
+    let page = app.start_sign_in(&linus, "linus@example.com").await;
+    app.shut_down().await;
+
+    let to = fresh_postgres(&server);
+    let first = migrate(&app, &to);
+    let report = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(
+        first.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    println!("{report}");
+    for line in [
+        "users: 2 read, 2 copied",
+        "user_emails: 2 read, 2 copied",
+        "user_sessions: 2 read, 2 copied",
+        "outbox: 1 read, 1 copied",
+    ] {
+        assert!(report.contains(line), "{line} in:\n{report}");
+    }
+    let again = migrate(&app, &to);
+    let report = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success());
+    assert!(
+        report.contains("users: 2 read, 0 copied, 2 already there")
+            && report.contains("outbox: 1 read, 0 copied, 1 already there"),
+        "a second run copies nothing twice:\n{report}"
+    );
+
+    // The same service, now on PostgreSQL.
+    app.config.database.url = Secret::new(to);
+    app.smtp.restart().await;
+    let app = app.restart().await;
+    assert_eq!(
+        app.get(&ada, "/").await.status(),
+        StatusCode::OK,
+        "Ada is still signed in"
+    );
+    assert_eq!(app.get(&grace, "/").await.status(), StatusCode::OK);
+    let code = app.code_for("linus@example.com").await;
+    let signed_up = app
+        .verify(&linus, &page, &code, Some(("Linus", "Torvalds")))
+        .await;
+    assert_eq!(
+        signed_up.status(),
+        StatusCode::SEE_OTHER,
+        "the queued mail went out from PostgreSQL and its code works"
+    );
+    assert_eq!(
+        app.database().query_i64("SELECT max(id) FROM users"),
+        3,
+        "new users get ids after the copied ones"
+    );
 }

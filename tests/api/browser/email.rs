@@ -35,7 +35,9 @@ pub async fn show_email(browser: &Browser, mail: &ReceivedMail, file: &str, capt
     let code = mail.code();
     let path = e2e_dir().join(file);
     std::fs::write(&path, &mail.html).expect("write the email's HTML part");
-    let url = format!("file://{}", path.display());
+    let url = url::Url::from_file_path(&path)
+        .expect("an absolute path")
+        .to_string();
     browser
         .client
         .goto(&url)

@@ -126,10 +126,10 @@ impl Browser {
     }
 
     pub async fn script(&self, script: &str, args: Vec<Value>) -> Value {
-        self.client
-            .execute(script, args)
-            .await
-            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+        self.client.execute(script, args).await.unwrap_or_else(|e| {
+            let start: String = script.chars().take(200).collect();
+            panic!("script failed: {e}\n{start}")
+        })
     }
 
     /// The text of an element (as rendered).
