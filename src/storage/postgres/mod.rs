@@ -44,6 +44,7 @@ impl Postgres {
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         let config = tokio_postgres::Config::from_str(url)
             .context("database.url is not a valid postgres:// URL")?;
+        let place = describe(&config);
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -62,49 +63,15 @@ impl Postgres {
             })
             .build()
             .context("cannot set up the PostgreSQL pool")?;
-        let db = Self { pool };
-        db.migrate()
-            .await
-            .context("cannot migrate the PostgreSQL database")?;
-        Ok(db)
-    }
-
-    async fn migrate(&self) -> anyhow::Result<()> {
-        let mut client = self
-            .pool
+        let mut client = pool
             .get()
             .await
-            .context("cannot connect to PostgreSQL")?;
-        let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await?;
-        tx.batch_execute(
-            "SET LOCAL client_min_messages = warning; \
-             CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL); \
-             INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
-        )
-        .await?;
-        let version: i64 = tx
-            .query_one("SELECT version FROM schema_version", &[])
-            .await?
-            .get(0);
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            anyhow::bail!(
-                "the database is at schema version {version}, newer than this doorcode knows \
-                 ({known}); run a newer doorcode"
-            );
-        }
-        for (index, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.batch_execute(step).await?;
-            tx.execute(
-                "UPDATE schema_version SET version = $1",
-                &[&(index as i64 + 1)],
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+            .with_context(|| format!("cannot connect to PostgreSQL at {place}"))?;
+        migrate(&mut client)
+            .await
+            .with_context(|| format!("cannot migrate the PostgreSQL database at {place}"))?;
+        drop(client);
+        Ok(Self { pool })
     }
 
     /// Runs `work`, naming what failed in the error.
@@ -167,6 +134,52 @@ impl Postgres {
         })
         .await
     }
+}
+
+/// Where the database is, for messages: host, port and database name, never the
+/// password.
+fn describe(config: &tokio_postgres::Config) -> String {
+    use tokio_postgres::config::Host;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(host)) => host.clone(),
+        Some(Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}/{}", config.get_dbname().unwrap_or_default())
+}
+
+async fn migrate(client: &mut deadpool_postgres::Object) -> anyhow::Result<()> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "SET LOCAL client_min_messages = warning; \
+         CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL); \
+         INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
+    )
+    .await?;
+    let version: i64 = tx
+        .query_one("SELECT version FROM schema_version", &[])
+        .await?
+        .get(0);
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        anyhow::bail!(
+            "the database is at schema version {version}, newer than this doorcode knows \
+             ({known}); run a newer doorcode"
+        );
+    }
+    for (index, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.batch_execute(step).await?;
+        tx.execute(
+            "UPDATE schema_version SET version = $1",
+            &[&(index as i64 + 1)],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Serialises every transaction that counts or creates something for `key` (an
