@@ -3,7 +3,8 @@
 //! with tests/postgres/start.sh); asked to run without one, these tests fail.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -408,4 +409,98 @@ async fn moving_from_sqlite_to_postgres_signs_nobody_out_and_loses_no_mail() {
         3,
         "new users get ids after the copied ones"
     );
+}
+
+/// A TCP relay to the PostgreSQL server that can be cut and restored, as a network
+/// partition or a database restart would.
+struct Relay {
+    port: u16,
+    up: Arc<AtomicBool>,
+    cut: Arc<Notify>,
+}
+
+impl Relay {
+    async fn start(to: std::net::SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (up, cut) = (Arc::new(AtomicBool::new(true)), Arc::new(Notify::new()));
+        let (up2, cut2) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is refused
+                }
+                let cut = cut2.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(to).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        () = cut.notified() => {}
+                    }
+                });
+            }
+        });
+        Relay { port, up, cut }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.cut.notify_waiters();
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set DOORCODE_TEST_POSTGRES_URL"]
+async fn a_database_outage_is_a_503_and_service_returns_without_a_restart() {
+    let server = postgres_server().expect(NEEDS_POSTGRES);
+    let direct = url::Url::parse(&fresh_postgres(&server)).unwrap();
+    let address = (direct.host_str().unwrap(), direct.port().unwrap_or(5432));
+    let target = tokio::net::lookup_host(address)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let relay = Relay::start(target).await;
+    let mut relayed = direct.clone();
+    relayed.set_port(Some(relay.port)).unwrap();
+    let app = spawn_app_with(|config| {
+        config.database.url = Secret::new(relayed.to_string());
+    })
+    .await;
+    let ada = browser();
+    app.sign_up(&ada, "ada@example.com", "Ada", "Lovelace")
+        .await;
+
+    relay.cut();
+    let refused = app.post_login(&browser(), "grace@example.com").await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let html = refused.text().await.unwrap();
+    assert!(
+        !html.to_lowercase().contains("postgres"),
+        "no database detail for people"
+    );
+    assert_eq!(
+        app.get(&browser(), "/healthz").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    relay.restore();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.get(&browser(), "/healthz").await.status() != StatusCode::OK {
+        assert!(Instant::now() < deadline, "the database never came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        app.get(&ada, "/").await.status(),
+        StatusCode::OK,
+        "Ada is still signed in"
+    );
+    let page = app.start_sign_in(&browser(), "grace@example.com").await;
+    assert!(!page.challenge.is_empty());
 }
