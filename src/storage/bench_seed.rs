@@ -71,3 +71,71 @@ pub fn seed_bench_database(
     tokens.flush().context("cannot write the tokens")?;
     Ok(())
 }
+
+/// The same as [`seed_bench_database`] in the PostgreSQL database at `url`, which
+/// must hold no users yet; rows go in 10,000 at a time as column arrays.
+pub async fn seed_bench_postgres(
+    url: &str,
+    count: u64,
+    now: i64,
+    session_ttl_secs: i64,
+    tokens: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let db = super::Postgres::connect(url).await?;
+    let mut client = db.client().await?;
+    let existing: i64 = client
+        .query_one("SELECT count(*) FROM users", &[])
+        .await?
+        .get(0);
+    if existing > 0 {
+        anyhow::bail!("the database already has users; the benchmark seeds a fresh database");
+    }
+    let tx = client.transaction().await?;
+    let count = i64::try_from(count).context("too many users")?;
+    for start in (1..=count).step_by(10_000) {
+        let ids: Vec<i64> = (start..=count.min(start + 9_999)).collect();
+        let names: Vec<String> = ids.iter().map(|n| format!("User{n}")).collect();
+        let emails: Vec<String> = ids
+            .iter()
+            .map(|n| format!("user{n}@bench.example"))
+            .collect();
+        let sessions: Vec<SessionToken> = ids.iter().map(|_| SessionToken::generate()).collect();
+        let hashes: Vec<String> = sessions.iter().map(SessionToken::hash).collect();
+        let public_ids: Vec<String> = ids
+            .iter()
+            .map(|_| RandomId::generate().as_str().to_owned())
+            .collect();
+        tx.execute(
+            "INSERT INTO users (id, created_at, first_name, last_name) \
+             SELECT id, $2, 'Bench', name FROM unnest($1::BIGINT[], $3::TEXT[]) AS n (id, name)",
+            &[&ids, &now, &names],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO user_emails (email, user_id, created_at) \
+             SELECT email, id, $3 FROM unnest($1::TEXT[], $2::BIGINT[]) AS n (email, id)",
+            &[&emails, &ids, &now],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO user_sessions \
+             (token_hash, user_id, created_at, public_id, expires_at, user_agent, last_seen_at) \
+             SELECT hash, id, $4, public_id, $5, 'doorcode-bench', $4 \
+             FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[]) AS n (hash, id, public_id)",
+            &[&hashes, &ids, &public_ids, &now, &(now + session_ttl_secs)],
+        )
+        .await?;
+        for token in &sessions {
+            writeln!(tokens, "{}", token.expose()).context("cannot write a token")?;
+        }
+    }
+    tx.batch_execute(
+        "SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users))",
+    )
+    .await?;
+    tx.commit().await?;
+    // Fresh statistics, as autovacuum would gather on a live database.
+    client.batch_execute("ANALYZE").await?;
+    tokens.flush().context("cannot write the tokens")?;
+    Ok(())
+}

@@ -83,7 +83,7 @@ impl Postgres {
         work.await.context(what).map_err(StorageError)
     }
 
-    async fn client(&self) -> anyhow::Result<deadpool_postgres::Object> {
+    pub(super) async fn client(&self) -> anyhow::Result<deadpool_postgres::Object> {
         self.pool.get().await.context("no database connection")
     }
 
