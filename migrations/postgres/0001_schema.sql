@@ -71,7 +71,9 @@ CREATE TABLE outbox (
   next_attempt_at BIGINT NOT NULL,
   last_error TEXT,
   sent_at BIGINT,
-  failed_at BIGINT
+  failed_at BIGINT,
+  -- The language of the page that asked for the code; the email is written in it.
+  language TEXT NOT NULL DEFAULT 'en'
 );
 CREATE INDEX outbox_pending ON outbox (next_attempt_at)
   WHERE sent_at IS NULL AND failed_at IS NULL;

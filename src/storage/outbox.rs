@@ -146,3 +146,33 @@ impl Sqlite {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use r2d2_sqlite::rusqlite::Connection;
+
+    use super::super::{MIGRATIONS, Storage};
+
+    #[tokio::test]
+    async fn mail_queued_before_languages_existed_goes_out_in_english() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doorcode.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for step in &MIGRATIONS[..2] {
+                conn.execute_batch(step).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute(
+                "INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, next_attempt_at) \
+                 VALUES ('old@example.com', '<m@x>', x'00', 100, 9999999999, 100)",
+                [],
+            )
+            .unwrap();
+        }
+        let storage = Storage::open(&path).unwrap();
+        let queued = storage.claim_due_mail(200, 10).await.unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].language, "en");
+    }
+}

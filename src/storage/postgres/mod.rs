@@ -23,10 +23,7 @@ pub use copy::CopyReport;
 use super::{Pruned, StorageError};
 
 /// Schema steps; index + 1 is the version a step leaves in `schema_version`.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../../migrations/postgres/0001_schema.sql"),
-    include_str!("../../../migrations/postgres/0002_mail_language.sql"),
-];
+const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_schema.sql")];
 
 /// Held while migrating, so that instances starting together migrate once.
 const MIGRATION_LOCK: i64 = 0x646f_6f72_636f_6465; // "doorcode"

@@ -4,13 +4,8 @@
 use doorcode::config::AskName;
 
 use super::page::until;
-use super::{Browser, Options, captcha_off};
+use super::{Browser, Options, RESEND, SIGN_OUT, SUBMIT, VERIFY, captcha_off};
 use crate::helpers::{TestApp, spawn_app_with};
-
-const SUBMIT: &str = "form[action=\"/login\"] button[type=submit]";
-const VERIFY: &str = "form[action=\"/login/verify\"] button[type=submit]";
-const RESEND: &str = "form[action=\"/login/resend\"] button";
-const SIGN_OUT: &str = "form[action=\"/logout\"] button";
 
 /// From the login page to the code page for `email`.
 pub async fn ask_for_code(browser: &Browser, email: &str) {

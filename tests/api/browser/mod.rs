@@ -52,6 +52,12 @@ pub const DESKTOP: Viewport = Viewport {
     mobile: false,
 };
 
+// The forms' buttons, by what they post to.
+pub const SUBMIT: &str = "form[action=\"/login\"] button[type=submit]";
+pub const VERIFY: &str = "form[action=\"/login/verify\"] button[type=submit]";
+pub const RESEND: &str = "form[action=\"/login/resend\"] button";
+pub const SIGN_OUT: &str = "form[action=\"/logout\"] button";
+
 /// The widget script from challenges.cloudflare.com cannot load here (no internet), so
 /// most journeys run with the CAPTCHA off; `modes.rs` drives one through the
 /// siteverify stand-in with the token put into the form by hand.

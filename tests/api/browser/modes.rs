@@ -3,12 +3,9 @@
 
 use super::email::show_email;
 use super::journeys::{ask_for_code, wrong};
-use super::{Browser, Options, captcha_off};
+use super::{Browser, Options, RESEND, SIGN_OUT, SUBMIT, VERIFY, captcha_off};
 use crate::helpers::{SITE_KEY, spawn_app, spawn_app_with};
 use crate::turnstile::FakeSiteverify;
-
-const SUBMIT: &str = "form[action=\"/login\"] button[type=submit]";
-const VERIFY: &str = "form[action=\"/login/verify\"] button[type=submit]";
 
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver; run with --ignored"]
@@ -35,18 +32,16 @@ async fn the_whole_sign_in_works_with_javascript_turned_off() {
     browser.goto("/login").await;
     browser.capture("nojs-login").await;
     ask_for_code(&browser, "noscript@example.com").await;
-    let resend = browser.find("form[action=\"/login/resend\"] button").await;
+    let resend = browser.find(RESEND).await;
     assert!(
         resend.is_enabled().await.unwrap(),
-        "without JavaScript nothing can enable a disabled resend button"
+        "a `disabled` resend button: without JavaScript nothing would enable it"
     );
     browser.capture("nojs-code").await;
 
     // Too soon for a new code: the button still submits, and the answer says to wait
     // while the code page stays usable.
-    browser
-        .submit("form[action=\"/login/resend\"] button")
-        .await;
+    browser.submit(RESEND).await;
     assert!(
         !browser.alerts().await.is_empty(),
         "no message for a resend too soon"
@@ -63,7 +58,7 @@ async fn the_whole_sign_in_works_with_javascript_turned_off() {
     assert!(text.contains("Noel") && text.contains("noscript@example.com"));
     browser.capture("nojs-home").await;
 
-    browser.submit("form[action=\"/logout\"] button").await;
+    browser.submit(SIGN_OUT).await;
     browser.wait_for_path("/login").await;
     assert_eq!(app.count_rows("user_sessions"), 0);
     browser.close().await;
