@@ -15,7 +15,7 @@ use crate::mail::seal_code;
 use crate::state::AppState;
 use crate::storage::{
     ChallengeInfo, CompleteOutcome, Limits, NewChallenge, NewMail, NewSession, ResendOutcome,
-    SessionRecord, StartOutcome, VerifyOutcome, VerifyRequest,
+    ResendRequest, SessionRecord, StartOutcome, VerifyOutcome, VerifyRequest,
 };
 
 /// A successful check of a code.
@@ -247,15 +247,17 @@ pub async fn resend(
     let outcome = state
         .storage
         .resend_code(
-            challenge_id.to_owned(),
-            browser_hash,
-            code_hash,
-            expires_at,
-            client_ip.to_string(),
+            ResendRequest {
+                challenge_id: challenge_id.to_owned(),
+                browser_hash,
+                code_hash,
+                code_expires_at: expires_at,
+                ip: client_ip.to_string(),
+                limits: limits(state),
+                max_attempts: state.config.code.max_attempts.get(),
+                now,
+            },
             move |to| mail_state.new_mail(to, &code, expires_at),
-            limits(state),
-            state.config.code.max_attempts.get(),
-            now,
         )
         .await?;
     match outcome {

@@ -82,6 +82,19 @@ pub enum CompleteOutcome {
     },
 }
 
+/// A fresh code for a live sign-in; the message for it is made once the recipient
+/// is known.
+pub struct ResendRequest {
+    pub challenge_id: String,
+    pub browser_hash: Option<String>,
+    pub code_hash: CodeHash,
+    pub code_expires_at: i64,
+    pub ip: String,
+    pub limits: Limits,
+    pub max_attempts: u32,
+    pub now: i64,
+}
+
 pub enum ResendOutcome {
     Closed(Closed),
     Refused(Refusal, ChallengeInfo),
@@ -141,6 +154,21 @@ impl ChallengeRow {
             return Err(Closed::Finished);
         }
         Ok(row)
+    }
+
+    /// A new code is only added to a sign-in whose code is still to be checked, that
+    /// has attempts left and has not expired.
+    pub fn check_resendable(&self, max_attempts: u32, now: i64) -> Result<(), Closed> {
+        if self.verified_at.is_some() {
+            return Err(Closed::Finished);
+        }
+        if self.attempts >= max_attempts {
+            return Err(Closed::OutOfAttempts);
+        }
+        if self.expires_at <= now {
+            return Err(Closed::Expired);
+        }
+        Ok(())
     }
 
     fn info(
@@ -385,33 +413,29 @@ impl Sqlite {
     }
 
     /// Adds a fresh code to a live sign-in; earlier codes stay valid until they expire.
-    #[allow(clippy::too_many_arguments)]
     pub async fn resend_code(
         &self,
-        challenge_id: String,
-        browser_hash: Option<String>,
-        code_hash: CodeHash,
-        code_expires_at: i64,
-        ip: String,
+        req: ResendRequest,
         mail_for: impl FnOnce(&EmailAddress) -> NewMail + Send + 'static,
-        limits: Limits,
-        max_attempts: u32,
-        now: i64,
     ) -> Result<ResendOutcome, StorageError> {
         self.write("resend a code", move |tx| {
+            let ResendRequest {
+                challenge_id,
+                browser_hash,
+                code_hash,
+                code_expires_at,
+                ip,
+                limits,
+                max_attempts,
+                now,
+            } = req;
             let id = challenge_id.as_str();
             let row = match open_challenge(tx, id, browser_hash.as_deref())? {
                 Ok(row) => row,
                 Err(closed) => return Ok(ResendOutcome::Closed(closed)),
             };
-            if row.verified_at.is_some() {
-                return Ok(ResendOutcome::Closed(Closed::Finished));
-            }
-            if row.attempts >= max_attempts {
-                return Ok(ResendOutcome::Closed(Closed::OutOfAttempts));
-            }
-            if row.expires_at <= now {
-                return Ok(ResendOutcome::Closed(Closed::Expired));
+            if let Err(closed) = row.check_resendable(max_attempts, now) {
+                return Ok(ResendOutcome::Closed(closed));
             }
             let info = row.info(tx, id, max_attempts)?;
             if let Some(refusal) =

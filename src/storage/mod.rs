@@ -23,8 +23,8 @@ use r2d2_sqlite::rusqlite::{self, Connection, TransactionBehavior};
 
 pub use admin::{DatabaseOverview, DeletedUser, SessionOverview, UserOverview, UserRef};
 pub use login::{
-    ChallengeInfo, Closed, CompleteOutcome, NewChallenge, ResendOutcome, StartOutcome,
-    VerifyOutcome, VerifyRequest,
+    ChallengeInfo, Closed, CompleteOutcome, NewChallenge, ResendOutcome, ResendRequest,
+    StartOutcome, VerifyOutcome, VerifyRequest,
 };
 pub use maintenance::Pruned;
 pub use outbox::{NewMail, QueuedMail};
@@ -32,7 +32,7 @@ pub use postgres::{CopyReport, Postgres};
 pub use rate::{Limits, Refusal};
 pub use sessions::{NewSession, SessionRecord, SessionSummary};
 
-use crate::domain::{CodeHash, EmailAddress, PersonName};
+use crate::domain::{EmailAddress, PersonName};
 
 /// Schema steps; index + 1 is the `user_version` a step leaves behind.
 const MIGRATIONS: &[&str] = &[
@@ -144,11 +144,8 @@ dispatch! {
     fn complete_signup(&self, challenge_id: String, browser_hash: Option<String>,
         name: PersonName, session: NewSession, max_attempts: u32, now: i64) -> CompleteOutcome;
     /// Adds a fresh code to a live sign-in; earlier codes stay valid until they expire.
-    #[allow(clippy::too_many_arguments)]
-    fn resend_code(&self, challenge_id: String, browser_hash: Option<String>,
-        code_hash: CodeHash, code_expires_at: i64, ip: String,
-        mail_for: impl FnOnce(&EmailAddress) -> NewMail + Send + 'static,
-        limits: Limits, max_attempts: u32, now: i64) -> ResendOutcome;
+    fn resend_code(&self, req: ResendRequest,
+        mail_for: impl FnOnce(&EmailAddress) -> NewMail + Send + 'static) -> ResendOutcome;
 
     fn find_session(&self, token_hash: String, now: i64) -> Option<SessionRecord>;
     /// Records that a session was used, and moves its expiry forward.

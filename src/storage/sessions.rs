@@ -64,14 +64,10 @@ pub(super) fn find(
     token_hash: &str,
     now: i64,
 ) -> r2d2_sqlite::rusqlite::Result<Option<SessionRecord>> {
-    // The person's first address: the earliest, the smallest of equally early ones.
-    // Said with min() rather than ORDER BY … LIMIT 1, which would build a temporary
-    // B-tree for every check (this runs on every request of every app behind us).
     conn.prepare_cached(
         "SELECT s.user_id, u.first_name, u.last_name, \
-                (SELECT min(e.email) FROM user_emails e WHERE e.user_id = s.user_id \
-                 AND e.created_at = (SELECT min(f.created_at) FROM user_emails f \
-                                     WHERE f.user_id = s.user_id)), \
+                (SELECT e.email FROM user_emails e WHERE e.user_id = s.user_id \
+                 ORDER BY e.created_at, e.email LIMIT 1), \
                 s.public_id, s.created_at, s.expires_at, coalesce(s.last_seen_at, s.created_at) \
          FROM user_sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = ?1 AND s.expires_at > ?2",

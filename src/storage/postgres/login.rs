@@ -7,7 +7,7 @@ use deadpool_postgres::Transaction;
 
 use super::super::login::{
     ChallengeInfo, ChallengeRow, Closed, CompleteOutcome, NewChallenge, ResendOutcome,
-    StartOutcome, VerifyOutcome, VerifyRequest,
+    ResendRequest, StartOutcome, VerifyOutcome, VerifyRequest,
 };
 use super::super::outbox::NewMail;
 use super::super::rate::{FAIL, Limits, Refusal};
@@ -247,19 +247,21 @@ impl Postgres {
         .await
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub async fn resend_code(
         &self,
-        challenge_id: String,
-        browser_hash: Option<String>,
-        code_hash: CodeHash,
-        code_expires_at: i64,
-        ip: String,
+        req: ResendRequest,
         mail_for: impl FnOnce(&EmailAddress) -> NewMail + Send + 'static,
-        limits: Limits,
-        max_attempts: u32,
-        now: i64,
     ) -> Result<ResendOutcome, StorageError> {
+        let ResendRequest {
+            challenge_id,
+            browser_hash,
+            code_hash,
+            code_expires_at,
+            ip,
+            limits,
+            max_attempts,
+            now,
+        } = req;
         self.guard("resend a code", async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
@@ -268,14 +270,8 @@ impl Postgres {
                 Ok(row) => row,
                 Err(closed) => return Ok(ResendOutcome::Closed(closed)),
             };
-            if row.verified_at.is_some() {
-                return Ok(ResendOutcome::Closed(Closed::Finished));
-            }
-            if row.attempts >= max_attempts {
-                return Ok(ResendOutcome::Closed(Closed::OutOfAttempts));
-            }
-            if row.expires_at <= now {
-                return Ok(ResendOutcome::Closed(Closed::Expired));
+            if let Err(closed) = row.check_resendable(max_attempts, now) {
+                return Ok(ResendOutcome::Closed(closed));
             }
             let info = info(&tx, &row, id, max_attempts).await?;
             let refusal =
