@@ -4,7 +4,7 @@
 use maud::{Markup, html};
 
 use super::login::name_fields;
-use super::{Chrome, FieldError, banner, clock_time, layout, notice};
+use super::{Chrome, FieldError, TimeStyle, banner, layout, moment, notice};
 use crate::i18n::Language;
 use crate::storage::{SessionRecord, SessionSummary};
 
@@ -59,9 +59,9 @@ pub fn home_page(chrome: &Chrome, view: &HomeView) -> Markup {
                             @if s.public_id == session.public_id { " " span class="badge" { (t.text("home.this_device")) } }
                         }
                         p class="hint" {
-                            (t.fill("home.device_times", &[
-                                ("created", &date(t, s.created_at)),
-                                ("seen", &ago(t, view.now, s.last_seen_at)),
+                            (t.rich("home.device_times", &[
+                                ("created", moment(t, s.created_at, TimeStyle::DateTime)),
+                                ("seen", last_seen(t, view.now, s.last_seen_at)),
                             ]))
                         }
                         @if s.public_id != session.public_id {
@@ -99,35 +99,25 @@ pub fn device_label(t: Language, user_agent: Option<&str>) -> String {
     }
 }
 
-/// "22 Nov 2025, 14:05 UTC", in the page's language.
-fn date(t: Language, unix: i64) -> String {
-    let Ok(when) = time::OffsetDateTime::from_unix_timestamp(unix) else {
-        return t.text("time.some_time_ago").into();
-    };
-    let months: Vec<&str> = t.text("time.months").split_whitespace().collect();
-    let month = months
-        .get(usize::from(u8::from(when.month())) - 1)
-        .copied()
-        .unwrap_or_default();
-    t.fill(
-        "time.date",
-        &[
-            ("day", &when.day()),
-            ("month", &month),
-            ("year", &when.year()),
-            ("time", &clock_time(unix)),
-        ],
-    )
+/// When a device was last active: "10 minutes ago" within the day (a `<time>` too, left
+/// as it is by app.js), else the moment itself like every other time on the pages.
+fn last_seen(t: Language, now: i64, then: i64) -> Markup {
+    match ago(t, now, then) {
+        Some(relative) => html! { time datetime=(super::machine_time(then)) { (relative) } },
+        None => moment(t, then, TimeStyle::DateTime),
+    }
 }
 
-fn ago(t: Language, now: i64, then: i64) -> String {
-    match now - then {
+/// "just now", "10 minutes ago", "3 hours ago"; `None` from a day on.
+fn ago(t: Language, now: i64, then: i64) -> Option<String> {
+    let text = match now - then {
         ..=299 => t.text("time.just_now").into(),
         300..=3599 => t.fill("time.minutes_ago", &[("n", &((now - then) / 60))]),
         3600..=7199 => t.text("time.an_hour_ago").into(),
         7200..=86_399 => t.fill("time.hours_ago", &[("n", &((now - then) / 3600))]),
-        _ => date(t, then),
-    }
+        _ => return None,
+    };
+    Some(text)
 }
 
 #[cfg(test)]
@@ -156,27 +146,34 @@ mod tests {
     #[test]
     fn activity_times_read_naturally() {
         let en = Language::english();
-        assert_eq!(ago(en, 1000, 990), "just now");
-        assert_eq!(ago(en, 10_000, 10_000 - 600), "10 minutes ago");
-        assert_eq!(ago(en, 100_000, 100_000 - 3 * 3600), "3 hours ago");
-        assert_eq!(date(en, 0), "1 Jan 1970, 00:00 UTC");
-        let de = Language::find("de").unwrap();
-        assert_eq!(ago(de, 10_000, 10_000 - 600), "vor 10 Minuten");
+        assert_eq!(ago(en, 1000, 990).as_deref(), Some("just now"));
         assert_eq!(
-            date(de, 1_767_225_600 + 3 * 86_400 + 14 * 3600),
-            "4. Jan. 2026, 14:00 UTC"
+            ago(en, 10_000, 10_000 - 600).as_deref(),
+            Some("10 minutes ago")
         );
-        assert_eq!(date(de, 1_741_000_000), "3. März 2025, 11:06 UTC");
+        assert_eq!(
+            ago(en, 100_000, 100_000 - 3 * 3600).as_deref(),
+            Some("3 hours ago")
+        );
+        assert_eq!(ago(en, 100_000, 0), None);
+        let de = Language::find("de").unwrap();
+        assert_eq!(
+            ago(de, 10_000, 10_000 - 600).as_deref(),
+            Some("vor 10 Minuten")
+        );
     }
 
     #[test]
-    fn every_catalogue_names_twelve_months() {
-        for lang in Language::all() {
-            assert_eq!(
-                lang.text("time.months").split_whitespace().count(),
-                12,
-                "{lang}"
-            );
-        }
+    fn last_activity_is_a_time_element_relative_today_and_a_moment_before() {
+        let en = Language::english();
+        let now = 1_767_225_600;
+        assert_eq!(
+            last_seen(en, now, now - 600).into_string(),
+            r#"<time datetime="2025-12-31T23:50:00Z">10 minutes ago</time>"#
+        );
+        assert_eq!(
+            last_seen(en, now, now - 2 * 86_400).into_string(),
+            r#"<time datetime="2025-12-30T00:00:00Z" data-local-time="datetime">30 Dec 2025, 00:00 UTC</time>"#
+        );
     }
 }

@@ -1,14 +1,16 @@
 use maud::{Markup, html};
 
 use super::{
-    Chrome, FieldError, banner, clock_time, described_by, field_error, invalid, layout,
-    machine_time, notice,
+    Chrome, FieldError, TimeStyle, banner, described_by, field_error, invalid, layout, moment,
+    notice,
 };
 use crate::storage::ChallengeInfo;
 
 pub struct LoginView<'a> {
     pub email: &'a str,
     pub next: Option<&'a str>,
+    /// A confirmation of what just happened ("You are signed out.").
+    pub notice: Option<&'a str>,
     pub error: Option<FieldError<'a>>,
 }
 
@@ -22,6 +24,7 @@ pub fn login_page(chrome: &Chrome, view: &LoginView) -> Markup {
         html! {
             h1 { (t.text("login.title")) }
             p class="lead" { (t.text("login.lead")) }
+            (notice(view.notice))
             (banner(error))
             form method="post" action="/login" novalidate {
                 (next_input(view.next))
@@ -34,6 +37,12 @@ pub fn login_page(chrome: &Chrome, view: &LoginView) -> Markup {
                 (field_error(error, "email"))
                 @if let Some(site_key) = chrome.turnstile_site_key {
                     div class="cf-turnstile" data-sitekey=(site_key) data-language=(t.code()) {}
+                    // Empty, and so taking no room, unless the widget's script cannot
+                    // load: then app.js hides the widget and puts the message here. It is
+                    // on the page from the start because screen readers announce changes
+                    // to a live region they already know, not a new one.
+                    div class="captcha-status banner error" role="status"
+                        data-captcha-failed=(t.text("page.captcha_failed")) {}
                     noscript { p class="hint" { (t.text("page.captcha_needs_js")) } }
                 }
                 button type="submit" class="primary" { (t.text("login.submit")) }
@@ -61,11 +70,7 @@ pub fn code_page(chrome: &Chrome, view: &CodeView) -> Markup {
     let t = chrome.lang;
     let error = view.error.as_ref();
     let id = view.info.id.as_str();
-    let expires = html! {
-        time datetime=(machine_time(view.info.expires_at)) data-local-time {
-            (t.fill("time.clock", &[("time", &clock_time(view.info.expires_at))]))
-        }
-    };
+    let expires = moment(t, view.info.expires_at, TimeStyle::Clock);
     layout(
         chrome,
         t.text("code.title"),

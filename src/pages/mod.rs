@@ -1,6 +1,7 @@
 //! Every HTML page, rendered with maud (which escapes what it inserts). One layout,
 //! a few small components; the pages work without JavaScript, and `/assets/app.js`
-//! only adds to them (local times, the resend countdown, busy buttons).
+//! only adds to them (local times, the resend countdown, busy buttons, a word when the
+//! CAPTCHA cannot load).
 //!
 //! Every word a person reads comes from the language catalogue in `chrome.lang`.
 
@@ -117,6 +118,51 @@ fn notice(text: Option<&str>) -> Markup {
     }
 }
 
+/// How app.js shows a [`moment`] in the reader's time zone (the names are the values of
+/// its `data-local-time` attribute, which app.js maps to `Intl.DateTimeFormat` options).
+#[derive(Clone, Copy)]
+enum TimeStyle {
+    /// Hours and minutes: when a code expires, minutes from now.
+    Clock,
+    /// Day, month, year, hours and minutes: when a device signed in.
+    DateTime,
+}
+
+/// A moment as `<time datetime="2026-01-31T14:05:00Z">`. The server writes it in UTC,
+/// saying so (`14:05 UTC`, `31 Jan 2026, 14:05 UTC`), which is what a page without
+/// JavaScript shows; app.js rewrites every one in the reader's own time zone, formatted
+/// by the browser for the page's language, so all the times on all pages read alike.
+fn moment(t: Language, unix: i64, style: TimeStyle) -> Markup {
+    let (text, style) = match style {
+        TimeStyle::Clock => (t.fill("time.clock", &[("time", &clock_time(unix))]), "time"),
+        TimeStyle::DateTime => (date_time(t, unix), "datetime"),
+    };
+    html! {
+        time datetime=(machine_time(unix)) data-local-time=(style) { (text) }
+    }
+}
+
+/// `22 Nov 2025, 14:05 UTC`, in the page's language.
+fn date_time(t: Language, unix: i64) -> String {
+    let Ok(when) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+        return t.text("time.some_time_ago").into();
+    };
+    let months: Vec<&str> = t.text("time.months").split_whitespace().collect();
+    let month = months
+        .get(usize::from(u8::from(when.month())) - 1)
+        .copied()
+        .unwrap_or_default();
+    t.fill(
+        "time.date",
+        &[
+            ("day", &when.day()),
+            ("month", &month),
+            ("year", &when.year()),
+            ("time", &clock_time(unix)),
+        ],
+    )
+}
+
 /// `14:05`, the hours and minutes of a Unix time in UTC.
 fn clock_time(unix: i64) -> String {
     let format = time::macros::format_description!("[hour]:[minute]");
@@ -126,7 +172,7 @@ fn clock_time(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-/// `2026-01-31T14:05:00Z`, for `<time datetime>` (which app.js shows in local time).
+/// `2026-01-31T14:05:00Z`, for `<time datetime>` (ISO 8601, in UTC).
 fn machine_time(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
@@ -135,4 +181,37 @@ fn machine_time(unix: i64) -> String {
                 .ok()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_are_time_elements_in_utc_that_app_js_localises() {
+        let en = Language::english();
+        let de = Language::find("de").unwrap();
+        let at = 1_767_225_600 + 3 * 86_400 + 14 * 3600 + 5 * 60;
+        assert_eq!(
+            moment(en, at, TimeStyle::Clock).into_string(),
+            r#"<time datetime="2026-01-04T14:05:00Z" data-local-time="time">14:05 UTC</time>"#
+        );
+        assert_eq!(
+            moment(de, at, TimeStyle::DateTime).into_string(),
+            r#"<time datetime="2026-01-04T14:05:00Z" data-local-time="datetime">4. Jan. 2026, 14:05 UTC</time>"#
+        );
+        assert_eq!(date_time(en, 0), "1 Jan 1970, 00:00 UTC");
+        assert_eq!(date_time(de, 1_741_000_000), "3. März 2025, 11:06 UTC");
+    }
+
+    #[test]
+    fn every_catalogue_names_twelve_months() {
+        for lang in Language::all() {
+            assert_eq!(
+                lang.text("time.months").split_whitespace().count(),
+                12,
+                "{lang}"
+            );
+        }
+    }
 }

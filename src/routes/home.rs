@@ -96,7 +96,8 @@ pub async fn home(
     render(&state, lang, &active, StatusCode::OK, notice, None, None).await
 }
 
-/// Deletes the session row and the cookie.
+/// Deletes the session row and the cookie, and leaves the sign-in page a notice that
+/// says so (the redirect itself stays exactly `/login`).
 #[handler]
 pub async fn logout(
     state: Data<&Arc<AppState>>,
@@ -110,5 +111,6 @@ pub async fn logout(
         return unavailable(&state, *lang.0);
     }
     cookies::clear(jar, &state, &state.cookies.session);
+    cookies::set_notice(jar, &state, cookies::Notice::SignedOut);
     see_other("/login")
 }

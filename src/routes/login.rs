@@ -42,10 +42,24 @@ impl Carry<'_> {
 }
 
 #[handler]
-pub async fn show(state: Data<&Arc<AppState>>, lang: Data<&Language>, req: &Request) -> Response {
+pub async fn show(
+    state: Data<&Arc<AppState>>,
+    lang: Data<&Language>,
+    req: &Request,
+    jar: &CookieJar,
+) -> Response {
+    let lang = *lang.0;
     let next = next_from_query(req.uri().query().unwrap_or(""));
     let carry = Carry::with_next(&state, next.as_deref());
-    login_response(&state, *lang.0, StatusCode::OK, &carry, None)
+    // "You are signed out." after `POST /logout`, once.
+    let notice = cookies::take_notice(jar, &state).map(|n| lang.text(n.text_key()));
+    let view = LoginView {
+        email: "",
+        next: carry.next.as_deref(),
+        notice,
+        error: None,
+    };
+    page(StatusCode::OK, login_page(&chrome(&state, lang), &view))
 }
 
 /// `next` from the query string. Proxies such as nginx cannot percent-encode the
@@ -197,6 +211,7 @@ fn login_response(
     let view = LoginView {
         email: carry.email,
         next: carry.next.as_deref(),
+        notice: None,
         error,
     };
     page(status, login_page(&chrome(state, lang), &view))

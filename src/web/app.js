@@ -2,21 +2,48 @@
 // - times in <time data-local-time> are shown in the reader's own time zone;
 // - a resend button that is not available yet counts down and becomes available;
 // - a submitted form's button shows that it is busy, and a second submit (a double
-//   click, Enter pressed twice) is ignored, so a code is not sent or checked twice.
+//   click, Enter pressed twice) is ignored, so a code is not sent or checked twice;
+// - when the Turnstile widget cannot load, its place says so.
+// The CSP allows no inline script, so everything is hooked up from here.
 "use strict";
 
 (function () {
-  var lang = document.documentElement.lang || undefined;
+  var pageLang = document.documentElement.lang || "";
 
-  document.querySelectorAll("time[data-local-time]").forEach(function (el) {
-    var when = new Date(el.getAttribute("datetime"));
-    if (isNaN(when.getTime())) return;
-    try {
-      el.textContent = when.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
-    } catch (e) {
-      // An unknown locale: keep the server's UTC time.
+  // The page's language, in the reader's regional form when the browser names one
+  // (en-GB on an English page): month names follow the page, while the order of day
+  // and month and the 12- or 24-hour clock follow the reader.
+  function locale() {
+    var page = pageLang.toLowerCase();
+    var wanted = navigator.languages || [navigator.language];
+    for (var i = 0; i < wanted.length; i++) {
+      var tag = String(wanted[i] || "");
+      var lower = tag.toLowerCase();
+      if (page && (lower === page || lower.indexOf(page + "-") === 0)) return tag;
     }
-  });
+    return pageLang || undefined;
+  }
+
+  // data-local-time="time": the hours and minutes a code expires at;
+  // data-local-time="datetime": the day and time a device signed in.
+  var formats = {
+    time: { hour: "numeric", minute: "2-digit" },
+    datetime: { day: "numeric", month: "short", year: "numeric", hour: "numeric", minute: "2-digit" },
+  };
+  var times = document.querySelectorAll("time[data-local-time]");
+  if (times.length) {
+    var tag = locale();
+    times.forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      var format = formats[el.getAttribute("data-local-time")] || formats.datetime;
+      if (isNaN(when.getTime())) return;
+      try {
+        el.textContent = new Intl.DateTimeFormat(tag, format).format(when);
+      } catch (e) {
+        // An unknown locale or no Intl: keep the server's time, which says UTC.
+      }
+    });
+  }
 
   document.querySelectorAll("button[data-countdown]").forEach(function (button) {
     var seconds = parseInt(button.getAttribute("data-countdown"), 10);
@@ -60,6 +87,39 @@
       if (busyLabel) button.textContent = busyLabel;
     }
   });
+
+  // Turnstile's script comes from challenges.cloudflare.com, which content blockers,
+  // firewalls and flaky networks stop. Then the widget never appears, and the page
+  // would show a gap and, once sent, "complete the security check" with nothing to
+  // complete. Say what is wrong in its place instead.
+  var widget = document.querySelector(".cf-turnstile");
+  var captchaStatus = document.querySelector("[data-captcha-failed]");
+  if (widget && captchaStatus) {
+    var widgetScript = document.querySelector('script[src^="https://challenges.cloudflare.com/"]');
+    var rendered = function () {
+      return typeof window.turnstile !== "undefined" || widget.querySelector("iframe") !== null;
+    };
+    var captchaFailed = function () {
+      if (rendered() || widget.hidden) return;
+      widget.hidden = true;
+      // Filled in now, into a live region that was there from the start: announced.
+      captchaStatus.textContent = captchaStatus.getAttribute("data-captcha-failed");
+    };
+    if (widgetScript) {
+      widgetScript.addEventListener("error", captchaFailed);
+      // Arrived after all (a slow network): the widget takes its place back.
+      widgetScript.addEventListener("load", function () {
+        widget.hidden = false;
+        captchaStatus.textContent = "";
+      });
+    }
+    // The window's load waits for the async script, so by then it has run or failed
+    // (its error may have come before this script was running to hear it). A network
+    // that neither answers nor refuses holds the load back: give it five seconds.
+    if (document.readyState === "complete") captchaFailed();
+    else window.addEventListener("load", captchaFailed);
+    setTimeout(captchaFailed, 5000);
+  }
 
   // Back to a page from the browser's cache: its forms may be used again.
   window.addEventListener("pageshow", function (event) {

@@ -1,5 +1,6 @@
-//! Setting and clearing doorcode's two cookies: the session, and the login binding
-//! that ties a code page to the browser that asked for the code.
+//! Setting and clearing doorcode's cookies: the session, the login binding that ties
+//! a code page to the browser that asked for the code, and a one-time notice for the
+//! page after a redirect.
 
 use std::time::Duration;
 
@@ -57,4 +58,62 @@ pub fn ensure_login_binding(jar: &CookieJar, state: &AppState) -> String {
     cookie.set_max_age(LOGIN_BINDING_MAX_AGE);
     jar.add(cookie);
     sha256_hex(id.as_str())
+}
+
+/// A one-time confirmation for the next page. `POST /logout` must answer a plain 303
+/// to exactly `/login` (no query string), so what it has to say travels in a cookie
+/// that the next `GET /login` reads, shows and clears. The cookie holds only a name
+/// from this list, never text, so nobody can put words on the page with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    SignedOut,
+}
+
+impl Notice {
+    fn value(self) -> &'static str {
+        match self {
+            Notice::SignedOut => "signed_out",
+        }
+    }
+
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "signed_out" => Some(Notice::SignedOut),
+            _ => None,
+        }
+    }
+
+    /// The catalogue key of what the page says.
+    pub fn text_key(self) -> &'static str {
+        match self {
+            Notice::SignedOut => "login.signed_out",
+        }
+    }
+}
+
+/// Long enough to survive the redirect, short enough not to greet someone who comes
+/// back much later.
+const NOTICE_MAX_AGE: Duration = Duration::from_secs(60);
+
+/// `__Host-` on https, like the other cookies.
+fn notice_name(state: &AppState) -> &'static str {
+    if state.cookies.secure {
+        "__Host-doorcode_notice"
+    } else {
+        "doorcode_notice"
+    }
+}
+
+pub fn set_notice(jar: &CookieJar, state: &AppState, notice: Notice) {
+    let mut cookie = base_cookie(state, notice_name(state), notice.value());
+    cookie.set_max_age(NOTICE_MAX_AGE);
+    jar.add(cookie);
+}
+
+/// The notice waiting for this page, if any, cleared so that it shows once.
+pub fn take_notice(jar: &CookieJar, state: &AppState) -> Option<Notice> {
+    let name = notice_name(state);
+    let value = jar.get(name)?.value_str().to_owned();
+    clear(jar, state, name);
+    Notice::parse(&value)
 }

@@ -106,6 +106,101 @@ async fn signing_out_deletes_the_session_and_the_cookie() {
     assert_eq!(home.headers()["location"], "/login");
 }
 
+/// The notices on a page (`role=status` with something in it), joined. (The login page
+/// also has an empty one, for app.js to fill when the CAPTCHA cannot load.)
+fn notices(html: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse("[role=status]").unwrap();
+    doc.select(&selector)
+        .map(|e| e.text().collect::<String>())
+        .filter(|text| !text.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+#[tokio::test]
+async fn after_signing_out_the_login_page_says_so_once() {
+    let app = spawn_app().await;
+    let person = browser();
+    app.sign_up(&person, "otto@example.com", "Otto", "").await;
+    assert_eq!(
+        notices(&app.get(&person, "/login").await.text().await.unwrap()),
+        "",
+        "no notice before signing out"
+    );
+
+    // The contract's redirect, exactly: 303 to `/login`, no query string.
+    let response = app.post(&person, "/logout", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/login");
+    let notice = set_cookies(&response)
+        .into_iter()
+        .find(|c| c.starts_with("doorcode_notice="))
+        .expect("a notice cookie");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=60"] {
+        assert!(notice.contains(flag), "{flag} missing from {notice}");
+    }
+
+    let first = app.get(&person, "/login").await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert!(
+        set_cookies(&first)
+            .iter()
+            .any(|c| c.starts_with("doorcode_notice=;") && c.contains("Max-Age=0")),
+        "the notice is cleared as it is shown"
+    );
+    let html = first.text().await.unwrap();
+    assert_eq!(notices(&html), "You are signed out.", "{html}");
+    assert_eq!(alerts(&html), "", "a notice, not an error");
+
+    let second = app.get(&person, "/login").await.text().await.unwrap();
+    assert_eq!(notices(&second), "", "the notice shows once");
+
+    // In German, and only with a notice this site set: a forged value shows nothing.
+    let german = browser();
+    app.sign_up(&german, "greta@example.com", "Greta", "").await;
+    app.post(&german, "/logout", &[]).await;
+    let html = german
+        .get(app.url("/login"))
+        .header("accept-language", "de")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(notices(&html), "Du bist abgemeldet.");
+    let forged = reqwest::Client::new()
+        .get(app.url("/login"))
+        .header("cookie", "doorcode_notice=<b>Hello</b>")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(notices(&forged), "");
+}
+
+#[tokio::test]
+async fn on_https_the_sign_out_notice_is_secure_and_host_prefixed() {
+    let app = spawn_app_with(|c| {
+        c.server.base_url = doorcode::config::BaseUrl::parse("https://login.example.com").unwrap()
+    })
+    .await;
+    let response = app.post(&browser(), "/logout", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/login");
+    let notice = set_cookies(&response)
+        .into_iter()
+        .find(|c| c.starts_with("__Host-doorcode_notice="))
+        .expect("a __Host- notice cookie");
+    for flag in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=60"] {
+        assert!(notice.contains(flag), "{flag} missing from {notice}");
+    }
+    assert!(!notice.contains("Domain"), "__Host- cookies have no Domain");
+}
+
 #[tokio::test]
 async fn a_copied_cookie_stops_working_after_sign_out() {
     let app = spawn_app().await;

@@ -106,6 +106,21 @@ async fn german_accept_language_gets_german_pages_and_a_german_email() {
         html.contains("data-language=\"de\""),
         "the Turnstile widget speaks German too"
     );
+    // What app.js says in the widget's place when its script cannot load.
+    let failed = select(&doc, ".captcha-status[role=status][data-captcha-failed]");
+    assert_eq!(failed.len(), 1, "{html}");
+    assert_eq!(
+        failed[0].value().attr("data-captcha-failed"),
+        Some(
+            "Die Sicherheitsprüfung konnte nicht geladen werden. Prüfe deine Verbindung, \
+             erlaube challenges.cloudflare.com und lade die Seite neu."
+        )
+    );
+    assert_eq!(
+        failed[0].text().collect::<String>(),
+        "",
+        "empty until app.js fills it"
+    );
 
     let response = start_in(&app, &person, "anna@example.de", GERMAN).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -164,6 +179,21 @@ async fn german_accept_language_gets_german_pages_and_a_german_email() {
         "{html}"
     );
     assert!(html.contains("Abmelden"), "{html}");
+    // When the device signed in: a <time> in UTC that app.js localises, like the expiry.
+    let signed_in = select(&doc, ".sessions time[datetime][data-local-time=datetime]");
+    assert_eq!(signed_in.len(), 1, "{html}");
+    let shown = signed_in[0].text().collect::<String>();
+    assert!(
+        shown.ends_with(" UTC") && shown.contains(". "),
+        "not like „4. Jan. 2026, 14:05 UTC“: {shown}"
+    );
+    let hint = text_of(&doc, ".sessions .hint");
+    assert!(
+        hint.starts_with(&format!(
+            "Angemeldet am {shown} · zuletzt aktiv gerade eben"
+        )),
+        "{hint}"
+    );
 }
 
 #[tokio::test]
@@ -307,8 +337,9 @@ async fn the_code_page_shows_where_the_code_went_when_it_expires_and_the_resend_
     let lead = text_of(&doc, ".lead");
     assert_eq!(text_of(&doc, ".lead strong"), "count@example.com");
     assert!(lead.contains("in 10 minutes"), "{lead}");
-    // The expiry as a clock time, UTC on the page, machine-readable for app.js.
-    let time = select(&doc, ".lead time[datetime][data-local-time]");
+    // The expiry as a clock time, UTC on the page, machine-readable for app.js, which
+    // shows it as a time of day only.
+    let time = select(&doc, ".lead time[datetime][data-local-time=time]");
     assert_eq!(time.len(), 1, "{html}");
     let datetime = time[0].value().attr("datetime").unwrap();
     let expires =
@@ -473,6 +504,8 @@ async fn app_js_is_served_with_the_right_content_type_and_cache_headers() {
     for hook in [
         "data-countdown",
         "data-local-time",
+        "Intl.DateTimeFormat",
+        "data-captcha-failed",
         "data-busy",
         "submit",
         "pageshow",

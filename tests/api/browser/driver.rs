@@ -37,6 +37,9 @@ pub struct Options {
     pub javascript_off: bool,
     /// `prefers-color-scheme: dark`.
     pub dark: bool,
+    /// The browser's language, as a person sets it (`de-DE`): Chromium's UI language
+    /// and the `Accept-Language` it sends. English (`en-US`) when `None`.
+    pub locale: Option<&'static str>,
 }
 
 pub struct Browser {
@@ -185,6 +188,7 @@ fn capabilities(
     options: Options,
 ) -> serde_json::Map<String, Value> {
     let origin = url::Url::parse(BASE_URL).expect("BASE_URL");
+    let locale = options.locale.unwrap_or("en-US");
     let host = format!(
         "{}:{}",
         origin.host_str().unwrap_or("localhost"),
@@ -201,7 +205,7 @@ fn capabilities(
         "--disable-quic".into(),
         "--disable-dev-shm-usage".into(),
         "--hide-scrollbars".into(),
-        "--lang=en-US".into(),
+        format!("--lang={locale}"),
         format!("--user-data-dir={}", profile.join("chromium").display()),
         // The config's origin goes to this test's app; every other name fails at once
         // instead of waiting on DNS (Turnstile's script cannot load without internet).
@@ -213,8 +217,10 @@ fn capabilities(
         args.push("--force-dark-mode".into());
         args.push("--blink-settings=preferredColorScheme=0".into());
     }
-    // English pages whatever the machine's locale, so the short phrases asserted on hold.
-    let prefs = json!({"intl.accept_languages": "en-US,en"});
+    // The pages' language is the one asked for (English by default) whatever the
+    // machine's locale, so the short phrases asserted on hold: `de-DE` asks `de-DE,de`.
+    let primary = locale.split('-').next().unwrap_or(locale);
+    let prefs = json!({"intl.accept_languages": format!("{locale},{primary}")});
     let capabilities = json!({
         "browserName": "chrome",
         "pageLoadStrategy": "normal",

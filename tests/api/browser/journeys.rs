@@ -25,6 +25,18 @@ async fn assert_home(browser: &Browser, first: &str, email: &str) {
     assert!(browser.has(SIGN_OUT).await, "no sign-out button");
 }
 
+/// The focused field, its border and outline colours, and the error colour.
+const FOCUSED_FIELD: &str = r#"
+const e = document.activeElement;
+const s = getComputedStyle(e);
+const probe = document.createElement('span');
+probe.style.color = 'var(--error)';
+document.body.appendChild(probe);
+const error = getComputedStyle(probe).color;
+probe.remove();
+return { name: e.getAttribute('name'), outline: s.outlineColor, border: s.borderTopColor, error };
+"#;
+
 /// A code that is not `code`.
 pub fn wrong(code: &str) -> &'static str {
     if code == "000000" { "111111" } else { "000000" }
@@ -42,6 +54,13 @@ async fn a_new_person_signs_up_with_their_name_on_the_code_page_signs_out_and_ba
 
     ask_for_code(&browser, "ada@example.com").await;
     assert!(browser.body_text().await.contains("ada@example.com"));
+    // app.js shows the expiry in this browser's time zone and language (en-US: 10:37 PM),
+    // where the server wrote UTC.
+    let expiry = browser.text(".lead time[data-local-time]").await;
+    assert!(
+        !expiry.contains("UTC") && (expiry.ends_with(" AM") || expiry.ends_with(" PM")),
+        "expiry shown as {expiry:?}"
+    );
     assert!(
         browser.has("input[name=first_name]").await && browser.has("input[name=last_name]").await,
         "with_code: a new address is asked for its name on the code page"
@@ -54,10 +73,20 @@ async fn a_new_person_signs_up_with_their_name_on_the_code_page_signs_out_and_ba
     browser.fill("last_name", "Lovelace").await;
     browser.submit(VERIFY).await;
     assert_home(&browser, "Ada", "ada@example.com").await;
+    // The same for when this device signed in: Nov 22, 2026, 10:12 PM.
+    let signed_in = browser.text(".sessions time[data-local-time]").await;
+    assert!(
+        !signed_in.contains("UTC") && signed_in.contains(", 20") && signed_in.ends_with('M'),
+        "sign-in time shown as {signed_in:?}"
+    );
     browser.capture("home").await;
 
     browser.submit(SIGN_OUT).await;
     browser.wait_for_path("/login").await;
+    assert_eq!(
+        browser.text(".banner.notice[role=status]").await,
+        "You are signed out."
+    );
     browser.capture("signed-out").await;
     assert_eq!(
         app.count_rows("user_sessions"),
@@ -66,6 +95,10 @@ async fn a_new_person_signs_up_with_their_name_on_the_code_page_signs_out_and_ba
     );
     browser.goto("/").await;
     browser.wait_for_path("/login").await;
+    assert!(
+        !browser.has(".banner.notice").await,
+        "the sign-out notice shows once"
+    );
 
     // Back again: a known address is not asked for a name.
     ask_for_code(&browser, "Ada@Example.com").await;
@@ -138,6 +171,11 @@ async fn a_wrong_code_says_how_many_attempts_are_left_and_the_right_one_still_wo
         input.attr("aria-invalid").await.unwrap().as_deref(),
         Some("true")
     );
+    // The emptied field has the focus; its border and focus ring stay the error colour.
+    let look = browser.script(FOCUSED_FIELD, vec![]).await;
+    assert_eq!(look["name"], "code", "{look}");
+    assert_eq!(look["outline"], look["border"], "{look}");
+    assert_eq!(look["border"], look["error"], "{look}");
     browser.capture("code-wrong").await;
 
     browser.fill("code", &code).await;

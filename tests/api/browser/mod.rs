@@ -8,10 +8,13 @@
 //! chromium-driver`), so they are `#[ignore]`d; `.ci/run` installs both and runs
 //! them with `cargo test --test api -- --ignored`. Run only these with
 //! `cargo test --test api browser -- --ignored`. Without Chromium they fail, saying so.
+//!
+//! Most run in an English browser; `german.rs` walks the same pages in a German one.
 
 mod axe;
 mod driver;
 mod email;
+mod german;
 mod journeys;
 mod keyboard;
 mod modes;

@@ -32,6 +32,9 @@ async fn the_whole_sign_in_works_with_javascript_turned_off() {
     browser.goto("/login").await;
     browser.capture("nojs-login").await;
     ask_for_code(&browser, "noscript@example.com").await;
+    // Without app.js the expiry stays as the server wrote it, saying UTC.
+    let expiry = browser.text(".lead time[data-local-time]").await;
+    assert!(expiry.ends_with(" UTC"), "expiry shown as {expiry:?}");
     let resend = browser.find(RESEND).await;
     assert!(
         resend.is_enabled().await.unwrap(),
@@ -64,9 +67,11 @@ async fn the_whole_sign_in_works_with_javascript_turned_off() {
     browser.close().await;
 }
 
-/// The widget cannot load without internet, so the test does what it would do: put a
-/// `cf-turnstile-response` input with a token into the form (Cloudflare's dummy token,
-/// which the test secret accepts). The server checks it with the siteverify stand-in.
+/// The widget cannot load without internet — as for a person whose content blocker or
+/// firewall stops challenges.cloudflare.com — so the page says so in its place. Then
+/// the test does what the widget would do: put a `cf-turnstile-response` input with a
+/// token into the form (Cloudflare's dummy token, which the test secret accepts). The
+/// server checks it with the siteverify stand-in.
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver; run with --ignored"]
 async fn signing_in_with_the_captcha_on_checks_the_widget_token_with_siteverify() {
@@ -77,6 +82,25 @@ async fn signing_in_with_the_captcha_on_checks_the_widget_token_with_siteverify(
     assert_eq!(
         widget.attr("data-sitekey").await.unwrap().as_deref(),
         Some(SITE_KEY)
+    );
+    let failed = browser.find(".captcha-status[role=status]").await;
+    let message = super::page::until("the message that the check could not load", || async {
+        let text = failed.text().await.map_err(|e| e.to_string())?;
+        if text.is_empty() {
+            Err("nothing yet".into())
+        } else {
+            Ok(text)
+        }
+    })
+    .await;
+    assert_eq!(
+        message,
+        "The security check could not load. Check your connection, allow \
+         challenges.cloudflare.com, and reload the page."
+    );
+    assert!(
+        !widget.is_displayed().await.unwrap(),
+        "the widget's empty box is hidden"
     );
     browser.capture("turnstile-login").await;
 
@@ -163,7 +187,19 @@ async fn the_pages_follow_a_dark_colour_scheme() {
     browser.wait_for_path("/").await;
     browser.capture("home").await;
 
+    // The email has dark colours of its own for mail clients that honour
+    // prefers-color-scheme (axe checks their contrast in the capture).
     show_email(&browser, &mail, "email-dark.html", "email-html").await;
+    let email_background = browser
+        .script(
+            "return getComputedStyle(document.body).backgroundColor;",
+            vec![],
+        )
+        .await;
+    assert!(
+        luminance(email_background.as_str().unwrap_or_default()) < 0.25,
+        "the email stayed light in a dark mail client: {email_background}"
+    );
     browser.close().await;
 }
 
