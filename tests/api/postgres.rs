@@ -504,3 +504,35 @@ async fn a_database_outage_is_a_503_and_service_returns_without_a_restart() {
     let page = app.start_sign_in(&browser(), "grace@example.com").await;
     assert!(!page.challenge.is_empty());
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set DOORCODE_TEST_POSTGRES_URL"]
+async fn pruning_on_every_instance_at_once_is_safe() {
+    let url = fresh_postgres(&postgres_server().expect(NEEDS_POSTGRES));
+    let first = doorcode::storage::Storage::connect(&url).await.unwrap();
+    let second = doorcode::storage::Storage::connect(&url).await.unwrap();
+    let database = Database::Postgres(url);
+    database.execute(
+        "INSERT INTO users (id, created_at, first_name) VALUES (1, 100, 'Ada');
+         INSERT INTO user_sessions (token_hash, user_id, created_at, public_id, expires_at)
+           SELECT 'dead' || n, 1, 100, 'd' || n, 500 FROM generate_series(1, 2000) AS n;
+         INSERT INTO user_sessions (token_hash, user_id, created_at, public_id, expires_at)
+           SELECT 'live' || n, 1, 100, 'l' || n, 5000 FROM generate_series(1, 50) AS n;
+         INSERT INTO rate_events (kind, subject, at)
+           SELECT 'send', 'a@example.com', 10 FROM generate_series(1, 2000);",
+    );
+    let (a, b) = tokio::join!(first.prune(4000), second.prune(4000));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    println!("instance 1 pruned {a:?}, instance 2 pruned {b:?}");
+    assert_eq!(
+        a.sessions + b.sessions,
+        2000,
+        "each dead session deleted once"
+    );
+    assert_eq!(a.rate_events + b.rate_events, 2000);
+    assert_eq!(
+        database.query_i64("SELECT count(*) FROM user_sessions"),
+        50,
+        "live sessions untouched"
+    );
+}
