@@ -171,8 +171,11 @@ pub fn run(cli: Cli) -> ExitCode {
         found: path.is_file(),
         path,
     };
+    // Blocking threads run SQLite calls (five connections at most) and the odd DNS
+    // lookup; tokio's default of 512 only adds idle stacks to the memory used.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(32)
         .build()
     {
         Ok(runtime) => runtime,

@@ -188,11 +188,20 @@ dispatch! {
     fn revoke_all_sessions(&self, now: i64) -> u64;
 }
 
-/// The embedded backend: one SQLite file, a pool of connections, one writer at a time.
+/// The embedded backend: one SQLite file. Reads share a small pool; writes go
+/// through a pool of one connection, so writers queue here, woken in turn, instead
+/// of sleeping in SQLite's busy handler (whose back-off made slow tails). WAL lets
+/// the readers go on beside the writer.
 #[derive(Clone)]
 pub struct Sqlite {
-    pool: r2d2::Pool<SqliteConnectionManager>,
+    readers: Pool,
+    writer: Pool,
 }
+
+type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+/// Readers: about one per core is all SQLite's CPU-bound lookups can use.
+const READERS: u32 = 4;
 
 impl Sqlite {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
@@ -203,33 +212,41 @@ impl Sqlite {
         if path.exists() {
             check_existing(path)?;
         }
-        let manager = SqliteConnectionManager::file(path).with_init(|conn| {
-            // Per-connection settings only, none of which takes a lock. busy_timeout
-            // makes a connection wait for a writer (another pool connection, or
-            // another doorcode process such as `doorcode check`) instead of failing
-            // with "database is locked".
-            conn.busy_timeout(Duration::from_secs(5))?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.pragma_update(None, "foreign_keys", "ON")
-        });
-        let pool = r2d2::Pool::builder()
-            .max_size(8)
-            .connection_timeout(Duration::from_secs(5))
-            .build(manager)
-            .with_context(|| format!("cannot open the database {}", path.display()))?;
-        let mut conn = pool.get()?;
-        use_wal(&conn).with_context(|| format!("cannot switch {} to WAL", path.display()))?;
-        migrate(&mut conn).with_context(|| format!("cannot migrate {}", path.display()))?;
-        Ok(Self { pool })
+        let pool = |size: u32| {
+            let manager = SqliteConnectionManager::file(path).with_init(|conn| {
+                // Per-connection settings only, none of which takes a lock.
+                // busy_timeout makes a connection wait for another process's writer
+                // (such as `doorcode users delete`) instead of failing at once.
+                conn.busy_timeout(Duration::from_secs(5))?;
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                conn.pragma_update(None, "foreign_keys", "ON")
+            });
+            r2d2::Pool::builder()
+                .max_size(size)
+                .min_idle(Some(1))
+                .connection_timeout(Duration::from_secs(5))
+                .build(manager)
+                .with_context(|| format!("cannot open the database {}", path.display()))
+        };
+        let writer = pool(1)?;
+        {
+            let mut conn = writer.get()?;
+            use_wal(&conn).with_context(|| format!("cannot switch {} to WAL", path.display()))?;
+            migrate(&mut conn).with_context(|| format!("cannot migrate {}", path.display()))?;
+        }
+        Ok(Self {
+            readers: pool(READERS)?,
+            writer,
+        })
     }
 
-    /// Runs `work` with a pooled connection on the blocking pool.
-    async fn run<T, F>(&self, what: &'static str, work: F) -> Result<T, StorageError>
+    /// Runs `work` with a connection of `pool` on the blocking pool.
+    async fn with<T, F>(pool: &Pool, what: &'static str, work: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let pool = pool.clone();
         let result = tokio::task::spawn_blocking(move || -> anyhow::Result<T> {
             let mut conn = pool.get().context("no database connection")?;
             Ok(work(&mut conn)?)
@@ -240,14 +257,24 @@ impl Sqlite {
         result.with_context(|| what).map_err(StorageError)
     }
 
-    /// Runs `work` inside one write transaction, taken up front (`BEGIN IMMEDIATE`) so
-    /// that check-then-write sequences cannot interleave with another writer.
+    /// Runs `work`, which only reads, with a reader connection.
+    async fn run<T, F>(&self, what: &'static str, work: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        Self::with(&self.readers, what, work).await
+    }
+
+    /// Runs `work` inside one write transaction on the writer connection, taken up
+    /// front (`BEGIN IMMEDIATE`) so that check-then-write sequences cannot
+    /// interleave with another process's writer.
     async fn write<T, F>(&self, what: &'static str, work: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
     {
-        self.run(what, move |conn| {
+        Self::with(&self.writer, what, move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = work(&tx)?;
             tx.commit()?;
@@ -340,7 +367,7 @@ mod tests {
         let path = dir.path().join("nested/doorcode.db");
         drop(Storage::open(&path).unwrap());
         let storage = Storage::open(&path).unwrap();
-        let conn = sqlite(&storage).pool.get().unwrap();
+        let conn = sqlite(&storage).readers.get().unwrap();
         let version: usize = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
@@ -408,7 +435,7 @@ mod tests {
             .unwrap();
         }
         let storage = Storage::open(&path).unwrap();
-        let conn = sqlite(&storage).pool.get().unwrap();
+        let conn = sqlite(&storage).readers.get().unwrap();
         let (seen, agent): (i64, Option<String>) = conn
             .query_row(
                 "SELECT last_seen_at, user_agent FROM user_sessions WHERE token_hash = 'h'",

@@ -91,7 +91,7 @@ impl Sqlite {
     }
 
     pub async fn mark_mail_sent(&self, id: i64, now: i64) -> Result<(), StorageError> {
-        self.run("mark mail sent", move |conn| {
+        self.write("mark mail sent", move |conn| {
             conn.execute(
                 "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
                 params![id, now],
@@ -107,7 +107,7 @@ impl Sqlite {
         next_attempt_at: i64,
         error: String,
     ) -> Result<(), StorageError> {
-        self.run("reschedule mail", move |conn| {
+        self.write("reschedule mail", move |conn| {
             conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
                 params![id, next_attempt_at, error],
@@ -124,7 +124,7 @@ impl Sqlite {
         now: i64,
         reason: String,
     ) -> Result<(), StorageError> {
-        self.run("give up mail", move |conn| {
+        self.write("give up mail", move |conn| {
             conn.execute(
                 "UPDATE outbox SET failed_at = ?2, last_error = ?3 WHERE id = ?1",
                 params![id, now, reason],

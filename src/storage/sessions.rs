@@ -107,12 +107,12 @@ impl Sqlite {
         last_seen_at: i64,
         expires_at: i64,
     ) -> Result<(), StorageError> {
-        self.run("record session activity", move |conn| {
-            conn.execute(
+        self.write("record session activity", move |conn| {
+            conn.prepare_cached(
                 "UPDATE user_sessions SET last_seen_at = ?2, expires_at = max(expires_at, ?3) \
                  WHERE token_hash = ?1",
-                params![token_hash, last_seen_at, expires_at],
-            )
+            )?
+            .execute(params![token_hash, last_seen_at, expires_at])
             .map(drop)
         })
         .await
@@ -150,7 +150,7 @@ impl Sqlite {
         user_id: i64,
         public_id: String,
     ) -> Result<bool, StorageError> {
-        self.run("end a session", move |conn| {
+        self.write("end a session", move |conn| {
             conn.execute(
                 "DELETE FROM user_sessions WHERE user_id = ?1 AND public_id = ?2",
                 params![user_id, public_id],
@@ -166,7 +166,7 @@ impl Sqlite {
         user_id: i64,
         keep_token_hash: String,
     ) -> Result<usize, StorageError> {
-        self.run("end other sessions", move |conn| {
+        self.write("end other sessions", move |conn| {
             conn.execute(
                 "DELETE FROM user_sessions WHERE user_id = ?1 AND token_hash <> ?2",
                 params![user_id, keep_token_hash],
@@ -180,7 +180,7 @@ impl Sqlite {
         user_id: i64,
         name: crate::domain::PersonName,
     ) -> Result<(), StorageError> {
-        self.run("rename a user", move |conn| {
+        self.write("rename a user", move |conn| {
             conn.execute(
                 "UPDATE users SET first_name = ?2, last_name = ?3 WHERE id = ?1",
                 params![user_id, name.first, name.last],
@@ -191,7 +191,7 @@ impl Sqlite {
     }
 
     pub async fn delete_session(&self, token_hash: String) -> Result<bool, StorageError> {
-        self.run("delete a session", move |conn| {
+        self.write("delete a session", move |conn| {
             conn.execute(
                 "DELETE FROM user_sessions WHERE token_hash = ?1",
                 [token_hash],
