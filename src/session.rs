@@ -16,6 +16,12 @@ pub struct ActiveSession {
 }
 
 /// The live session for a presented token, if any.
+///
+/// Every call reads the session row, so a revoked or expired session is refused at
+/// once. Recording activity (and sliding the expiry) is a write that happens at
+/// most every few minutes per session; when it fails (a full or read-only disk)
+/// the session is still valid as stored, so it is answered as it stands rather
+/// than with a 503.
 pub async fn authenticate(
     state: &AppState,
     presented: &str,
@@ -24,20 +30,32 @@ pub async fn authenticate(
         return Ok(None);
     };
     let now = state.clock.now();
-    let Some(mut record) = state.storage.find_session(token.hash(), now).await? else {
+    let token_hash = token.hash();
+    let Some(mut record) = state.storage.find_session(token_hash.clone(), now).await? else {
         return Ok(None);
     };
     let ttl = i64::try_from(state.config.session.ttl_secs.get()).unwrap_or(i64::MAX / 4);
-    let renewed = record.expires_at - now < ttl / 2;
+    let mut renewed = record.expires_at - now < ttl / 2;
     if renewed || now - record.last_seen_at >= LAST_SEEN_EVERY_SECS {
-        if renewed {
-            record.expires_at = now + ttl;
-        }
-        record.last_seen_at = now;
-        state
+        let expires_at = if renewed {
+            now + ttl
+        } else {
+            record.expires_at
+        };
+        match state
             .storage
-            .touch_session(token.hash(), now, record.expires_at)
-            .await?;
+            .touch_session(token_hash, now, expires_at)
+            .await
+        {
+            Ok(()) => {
+                record.expires_at = expires_at;
+                record.last_seen_at = now;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record session activity; the session is not renewed this time");
+                renewed = false;
+            }
+        }
     }
     Ok(Some(ActiveSession {
         token,

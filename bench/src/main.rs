@@ -51,6 +51,12 @@ enum Command {
         listen: SocketAddr,
         #[arg(long, default_value = "doorcode_session")]
         cookie_name: String,
+        /// How the session is looked up.
+        #[arg(long, value_enum, default_value = "bare")]
+        via: ceiling::Via,
+        /// Connections in the r2d2 pool and tokio's blocking threads [default: twice the cores].
+        #[arg(long)]
+        pool: Option<u32>,
     },
     /// A local SMTP server that accepts everything and appends
     /// `recipient code unix_millis` to CODES for each message.
@@ -85,7 +91,15 @@ fn main() -> anyhow::Result<()> {
             db,
             listen,
             cookie_name,
-        } => ceiling::serve(&db, listen, cookie_name),
+            via,
+            pool,
+        } => ceiling::serve(
+            &db,
+            listen,
+            cookie_name,
+            via,
+            pool.unwrap_or_else(ceiling::default_pool),
+        ),
         Command::SmtpSink { listen, codes } => smtp_sink::serve(listen, &codes),
         Command::Siteverify { listen } => siteverify::serve(listen),
         Command::Report { results } => {
@@ -97,9 +111,15 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// Seeds a database; returns how long it took, in seconds.
-pub fn seed(db: &std::path::Path, count: u64, tokens: &std::path::Path, ttl_secs: i64) -> anyhow::Result<f64> {
+pub fn seed(
+    db: &std::path::Path,
+    count: u64,
+    tokens: &std::path::Path,
+    ttl_secs: i64,
+) -> anyhow::Result<f64> {
     let started = Instant::now();
-    let file = File::create(tokens).with_context(|| format!("cannot create {}", tokens.display()))?;
+    let file =
+        File::create(tokens).with_context(|| format!("cannot create {}", tokens.display()))?;
     let mut out = BufWriter::new(file);
     let now = doorcode::clock::Clock::default().now();
     doorcode::storage::bench_seed::seed_bench_database(db, count, now, ttl_secs, &mut out)?;

@@ -42,7 +42,12 @@ impl Server {
     }
 
     /// Waits until `path` answers `want`, polling every millisecond; returns when.
-    pub fn wait_ready(&mut self, path: &str, want: u16, timeout: Duration) -> anyhow::Result<Instant> {
+    pub fn wait_ready(
+        &mut self,
+        path: &str,
+        want: u16,
+        timeout: Duration,
+    ) -> anyhow::Result<Instant> {
         let deadline = Instant::now() + timeout;
         loop {
             if http_status(self.addr, path).ok() == Some(want) {
@@ -50,7 +55,10 @@ impl Server {
             }
             self.alive()?;
             if Instant::now() > deadline {
-                bail!("{} did not answer {want} on {path} within {timeout:?}", self.name);
+                bail!(
+                    "{} did not answer {want} on {path} within {timeout:?}",
+                    self.name
+                );
             }
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -73,7 +81,10 @@ impl Server {
             if Instant::now() > deadline {
                 child.kill()?;
                 child.wait()?;
-                bail!("{} did not stop within {grace:?} of SIGTERM; killed", self.name);
+                bail!(
+                    "{} did not stop within {grace:?} of SIGTERM; killed",
+                    self.name
+                );
             }
             std::thread::sleep(Duration::from_millis(5));
         }

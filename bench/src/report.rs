@@ -199,7 +199,10 @@ fn targets(r: &Results) -> Vec<(&'static str, String)> {
                 let share = m.requests_per_sec() / ceiling;
                 out.push((
                     verdict(share >= 0.85),
-                    format!("{name}: ≥ 85 % of the ceiling's requests/s ({:.0} %)", share * 100.0),
+                    format!(
+                        "{name}: ≥ 85 % of the ceiling's requests/s ({:.0} %)",
+                        share * 100.0
+                    ),
                 ));
                 out.push((
                     verdict(m.p99_us <= 3000),
@@ -215,7 +218,10 @@ fn targets(r: &Results) -> Vec<(&'static str, String)> {
             .as_ref()
             .map(|s| s.small.errors() + s.big.errors())
             .unwrap_or(0);
-    out.push((verdict(errors == 0), format!("zero errors in every case ({errors})")));
+    out.push((
+        verdict(errors == 0),
+        format!("zero errors in every case ({errors})"),
+    ));
     for name in ["start", "verify"] {
         match r.case(name) {
             Some(case) => {
@@ -242,7 +248,10 @@ fn targets(r: &Results) -> Vec<(&'static str, String)> {
     match r.peak_rss_kib {
         Some(kib) => out.push((
             verdict(kib <= 32 * 1024),
-            format!("peak RSS ≤ 32 MB through the benchmark ({} MB)", mb(Some(kib))),
+            format!(
+                "peak RSS ≤ 32 MB through the benchmark ({} MB)",
+                mb(Some(kib))
+            ),
         )),
         None => out.push(("SKIP", "peak RSS: not measured".into())),
     }
@@ -260,7 +269,10 @@ fn targets(r: &Results) -> Vec<(&'static str, String)> {
                 ),
             ));
         }
-        None => out.push(("SKIP", "scale (1,000 vs 1,000,000 sessions): BENCH_BIG=0".into())),
+        None => out.push((
+            "SKIP",
+            "scale (1,000 vs 1,000,000 sessions): BENCH_BIG=0".into(),
+        )),
     }
     match r.startup_median_ms() {
         Some(median) => out.push((

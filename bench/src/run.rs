@@ -4,7 +4,8 @@
 //! 2. Start the SMTP sink and the siteverify stand-in.
 //! 3. Start-up: start `doorcode serve` on that database five times and time each
 //!    from spawn to the first 200 on `/healthz`.
-//! 4. The ceiling: the bare poem server on the same database.
+//! 4. The ceiling: the bare poem server on the same database; then the same
+//!    server looking sessions up through doorcode's own `Storage`.
 //! 5. doorcode: the session checks (`/auth/check`, `/api/v1/session`, `/`, unknown
 //!    cookies), then sign-ins (`POST /login`), the mail they queue draining to the
 //!    sink, and `POST /login/verify` with the codes the sink received.
@@ -59,7 +60,7 @@ pub struct RunArgs {
     connections: u32,
     /// Extra unmeasured rounds of sign-ins (each as long as a case) that prepare
     /// enough open sign-ins for the verify case.
-    #[arg(long, env = "BENCH_VERIFY_PREP", default_value_t = 2)]
+    #[arg(long, env = "BENCH_VERIFY_PREP", default_value_t = 1)]
     verify_prep_rounds: u32,
     /// The doorcode binary to measure.
     #[arg(long)]
@@ -173,41 +174,88 @@ impl<'a> Bench<'a> {
             doorcode.stop(STOP_GRACE)?;
         }
 
-        step("ceiling: bare poem + r2d2, one indexed lookup");
-        let addr = free_addr()?;
-        let mut ceiling = Server::spawn(
-            "the ceiling server",
-            addr,
-            Command::new(std::env::current_exe()?)
-                .arg("ceiling")
-                .arg("--db")
-                .arg(&main_db)
-                .arg("--listen")
-                .arg(addr.to_string())
-                .stdout(Stdio::null()),
-        )?;
-        ceiling.wait_ready("/check", 401, READY_TIMEOUT)?;
         let cookie_args = |file: &Path, expect: Option<u16>| {
             let mut args = vec![file.display().to_string(), "doorcode_session".to_owned()];
             args.extend(expect.map(|s| s.to_string()));
             args
         };
-        self.warm_up(&ceiling, "/check", "cookies.lua", cookie_args(&cookies, None))?;
-        let measured = self.load(&ceiling, "ceiling", "/check", "cookies.lua", cookie_args(&cookies, None), args.secs)?;
-        results.cases.push(case("ceiling", "GET /check, bare poem + r2d2", measured, &ceiling));
-        ceiling.stop(STOP_GRACE)?;
+        for (name, request, via) in [
+            ("ceiling", "GET /check, bare poem + r2d2", "bare"),
+            (
+                "storage",
+                "GET /check, bare poem + doorcode's storage",
+                "storage",
+            ),
+        ] {
+            step(&format!("{name}: {request}"));
+            let addr = free_addr()?;
+            let mut server = Server::spawn(
+                name,
+                addr,
+                Command::new(std::env::current_exe()?)
+                    .arg("ceiling")
+                    .arg("--db")
+                    .arg(&main_db)
+                    .arg("--listen")
+                    .arg(addr.to_string())
+                    .arg("--via")
+                    .arg(via)
+                    .stdout(Stdio::null()),
+            )?;
+            server.wait_ready("/check", 401, READY_TIMEOUT)?;
+            self.warm_up(
+                &server,
+                "/check",
+                "cookies.lua",
+                cookie_args(&cookies, None),
+            )?;
+            let measured = self.load(
+                &server,
+                name,
+                "/check",
+                "cookies.lua",
+                cookie_args(&cookies, None),
+                args.secs,
+            )?;
+            results.cases.push(case(name, request, measured, &server));
+            server.stop(STOP_GRACE)?;
+        }
 
         step("doorcode: session checks");
         let mut doorcode = self.doorcode("main", &main_db)?;
         doorcode.wait_ready("/healthz", 200, READY_TIMEOUT)?;
-        self.warm_up(&doorcode, "/auth/check", "cookies.lua", cookie_args(&cookies, None))?;
+        self.warm_up(
+            &doorcode,
+            "/auth/check",
+            "cookies.lua",
+            cookie_args(&cookies, None),
+        )?;
         for (name, request, path, file, expect) in [
             ("check", "GET /auth/check", "/auth/check", &cookies, None),
-            ("session", "GET /api/v1/session", "/api/v1/session", &cookies, None),
+            (
+                "session",
+                "GET /api/v1/session",
+                "/api/v1/session",
+                &cookies,
+                None,
+            ),
             ("home", "GET / (HTML page)", "/", &cookies, Some(200)),
-            ("unknown", "GET /auth/check, unknown cookie (401)", "/auth/check", &unknown, Some(401)),
+            (
+                "unknown",
+                "GET /auth/check, unknown cookie (401)",
+                "/auth/check",
+                &unknown,
+                Some(401),
+            ),
         ] {
-            let measured = self.load(&doorcode, name, path, "cookies.lua", cookie_args(file, expect), args.secs)?;
+            let measured = self.load(
+                &doorcode,
+                name,
+                path,
+                "cookies.lua",
+                cookie_args(file, expect),
+                args.secs,
+            )?;
             results.cases.push(case(name, request, measured, &doorcode));
             doorcode.alive()?;
         }
@@ -215,15 +263,38 @@ impl<'a> Bench<'a> {
         step("doorcode: sign-ins (POST /login)");
         let origin = format!("http://{}", doorcode.addr);
         let start_args = |round: u32| vec![round.to_string(), origin.clone()];
-        let measured = self.load(&doorcode, "start", "/login", "start.lua", start_args(1), args.secs)?;
-        results.cases.push(case("start", "POST /login", measured, &doorcode));
+        let measured = self.load(
+            &doorcode,
+            "start",
+            "/login",
+            "start.lua",
+            start_args(1),
+            args.secs,
+        )?;
+        results
+            .cases
+            .push(case("start", "POST /login", measured, &doorcode));
         let db = open_read_only(&main_db)?;
         for round in 0..args.verify_prep_rounds {
-            step(&format!("preparing sign-ins for verify ({}/{})", round + 1, args.verify_prep_rounds));
+            step(&format!(
+                "preparing sign-ins for verify ({}/{})",
+                round + 1,
+                args.verify_prep_rounds
+            ));
             let name = format!("prepare-{}", round + 1);
-            let prepared = self.load(&doorcode, &name, "/login", "start.lua", start_args(round + 2), args.secs)?;
+            let prepared = self.load(
+                &doorcode,
+                &name,
+                "/login",
+                "start.lua",
+                start_args(round + 2),
+                args.secs,
+            )?;
             if prepared.errors() > 0 {
-                bail!("{name}: {} errors while preparing sign-ins", prepared.errors());
+                bail!(
+                    "{name}: {} errors while preparing sign-ins",
+                    prepared.errors()
+                );
             }
         }
         let backlog = pending_mail(&db)?;
@@ -249,7 +320,12 @@ impl<'a> Bench<'a> {
                 measured.requests
             );
         }
-        results.cases.push(case("verify", "POST /login/verify, right code", measured, &doorcode));
+        results.cases.push(case(
+            "verify",
+            "POST /login/verify, right code",
+            measured,
+            &doorcode,
+        ));
         results.peak_rss_kib = doorcode.peak_rss_kib();
         doorcode.stop(STOP_GRACE)?;
 
@@ -347,8 +423,15 @@ impl<'a> Bench<'a> {
     }
 
     /// One unmeasured second, so every case meets warm caches and pools.
-    fn warm_up(&self, server: &Server, path: &str, script: &str, args: Vec<String>) -> anyhow::Result<()> {
-        self.load(server, "warm-up", path, script, args, 1).map(drop)
+    fn warm_up(
+        &self,
+        server: &Server,
+        path: &str,
+        script: &str,
+        args: Vec<String>,
+    ) -> anyhow::Result<()> {
+        self.load(server, "warm-up", path, script, args, 1)
+            .map(drop)
     }
 
     /// Waits until no message is queued; the rate counts every message the sink
@@ -379,7 +462,10 @@ impl<'a> Bench<'a> {
             std::thread::sleep(Duration::from_millis(50));
         }
         if (times.len() as u64) + failed < queued {
-            bail!("{queued} messages were queued but the sink received {}", times.len());
+            bail!(
+                "{queued} messages were queued but the sink received {}",
+                times.len()
+            );
         }
         if failed > 0 {
             bail!("{failed} messages were given up; see main.log");
@@ -420,7 +506,14 @@ impl<'a> Bench<'a> {
             doorcode.wait_ready("/healthz", 200, READY_TIMEOUT)?;
             let cookie_args = vec![cookies.display().to_string(), "doorcode_session".to_owned()];
             self.warm_up(&doorcode, "/auth/check", "cookies.lua", cookie_args.clone())?;
-            let m = self.load(&doorcode, &format!("check-{name}"), "/auth/check", "cookies.lua", cookie_args, args.secs)?;
+            let m = self.load(
+                &doorcode,
+                &format!("check-{name}"),
+                "/auth/check",
+                "cookies.lua",
+                cookie_args,
+                args.secs,
+            )?;
             if name == "big" {
                 big_seed_secs = secs;
                 big_peak = doorcode.peak_rss_kib();
@@ -490,7 +583,11 @@ failures_per_email_per_hour = 1000000
 fn write_unknown_cookies(path: &Path) -> anyhow::Result<()> {
     let mut out = BufWriter::new(File::create(path)?);
     for _ in 0..UNKNOWN_COOKIES {
-        writeln!(out, "{}", doorcode::domain::SessionToken::generate().expose())?;
+        writeln!(
+            out,
+            "{}",
+            doorcode::domain::SessionToken::generate().expose()
+        )?;
     }
     out.flush()?;
     Ok(())
@@ -539,7 +636,9 @@ fn write_sign_ins(db: &Connection, codes: &Path, out: &Path) -> anyhow::Result<u
     let mut stmt = db.prepare(
         "SELECT id, email FROM login_challenges WHERE finished_at IS NULL ORDER BY created_at, id",
     )?;
-    let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+    let rows = stmt.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+    })?;
     let mut file = BufWriter::new(File::create(out)?);
     let mut written = 0;
     for row in rows {
@@ -561,7 +660,11 @@ fn write_sign_ins(db: &Connection, codes: &Path, out: &Path) -> anyhow::Result<u
 fn binding_for(email: &str) -> Option<String> {
     let local = email.strip_suffix("@bench.example")?.strip_prefix('s')?;
     let (round, n) = local.split_once('n')?;
-    Some(format!("{:08}{:024}", round.parse::<u64>().ok()?, n.parse::<u64>().ok()?))
+    Some(format!(
+        "{:08}{:024}",
+        round.parse::<u64>().ok()?,
+        n.parse::<u64>().ok()?
+    ))
 }
 
 fn command_line(program: &str, args: &[&str]) -> String {
@@ -584,7 +687,9 @@ fn machine() -> String {
                 .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let kernel = command_line("uname", &["-sr"]);
     format!("{cpu}, {cores} cores, {kernel}")
 }
@@ -596,8 +701,16 @@ fn revision(repo: &Path) -> String {
     if commit.is_empty() {
         return "(not a git checkout)".into();
     }
-    let dirty = !command_line("git", &["-C", &repo, "status", "--porcelain", "--untracked-files=no"]).is_empty();
-    if dirty { format!("{commit}+changes") } else { commit }
+    let dirty = !command_line(
+        "git",
+        &["-C", &repo, "status", "--porcelain", "--untracked-files=no"],
+    )
+    .is_empty();
+    if dirty {
+        format!("{commit}+changes")
+    } else {
+        commit
+    }
 }
 
 #[cfg(test)]

@@ -143,7 +143,8 @@ mod tests {
 
     #[test]
     fn the_code_is_read_from_the_subject() {
-        let message = "From: a@b.c\r\nSubject: 123456 is your doorcode code\r\nDate: 2026\r\n\r\nbody 654321";
+        let message =
+            "From: a@b.c\r\nSubject: 123456 is your doorcode code\r\nDate: 2026\r\n\r\nbody 654321";
         assert_eq!(subject_code(message).as_deref(), Some("123456"));
         assert_eq!(subject_code("Subject: no code\r\n\r\n123456"), None);
         assert_eq!(address("RCPT TO:<Ab@Example.com>\r\n"), "ab@example.com");

@@ -171,11 +171,12 @@ pub fn run(cli: Cli) -> ExitCode {
         found: path.is_file(),
         path,
     };
-    // Blocking threads run SQLite calls (five connections at most) and the odd DNS
-    // lookup; tokio's default of 512 only adds idle stacks to the memory used.
+    // Blocking threads run SQLite calls (five connections, each gated so no thread
+    // waits on the pool) and the odd DNS lookup or file read; tokio's default of
+    // 512 only adds stacks and context switches.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(32)
+        .max_blocking_threads(8)
         .build()
     {
         Ok(runtime) => runtime,

@@ -57,8 +57,14 @@ impl Mailer {
         if url.is_empty() {
             return Ok(Mailer::Log);
         }
+        // One pooled connection per message in flight: lettre writes a message's end
+        // in a separate small packet that waits out the peer's delayed ACK (~40 ms),
+        // so throughput comes from sending on many connections at once.
+        let pool =
+            lettre::transport::smtp::PoolConfig::new().max_size(worker::CONCURRENT_SENDS as u32);
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
             .timeout(Some(SMTP_TIMEOUT))
+            .pool_config(pool)
             .build();
         Ok(Mailer::Smtp(transport))
     }

@@ -19,9 +19,9 @@ use crate::storage::{QueuedMail, Storage};
 /// Messages claimed at once. Small enough that a claimed batch is sent well within
 /// the claim's lease even when every send runs into the SMTP timeout (2 rounds of
 /// 15 s against 60 s), so no other worker takes a message that is still in hand.
-const BATCH: u32 = 16;
-/// Messages in flight at once; lettre's pool keeps up to 10 connections open.
-const CONCURRENT_SENDS: usize = 8;
+const BATCH: u32 = 2 * CONCURRENT_SENDS as u32;
+/// Messages in flight at once, each on its own pooled SMTP connection.
+pub(super) const CONCURRENT_SENDS: usize = 32;
 const MAX_BACKOFF_SECS: i64 = 16;
 /// Upper bound on a sleep, so a clock change or a missed wake-up costs little.
 const MAX_IDLE: Duration = Duration::from_secs(5);

@@ -15,11 +15,13 @@ mod rate;
 mod sessions;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use r2d2_sqlite::SqliteConnectionManager;
 use r2d2_sqlite::rusqlite::{self, Connection, TransactionBehavior};
+use tokio::sync::Semaphore;
 
 pub use admin::{DatabaseOverview, DeletedUser, SessionOverview, UserOverview, UserRef};
 pub use login::{
@@ -194,8 +196,26 @@ dispatch! {
 /// the readers go on beside the writer.
 #[derive(Clone)]
 pub struct Sqlite {
-    readers: Pool,
-    writer: Pool,
+    readers: Gated,
+    writer: Gated,
+}
+
+/// A pool and as many permits as it has connections. A call waits for a permit
+/// before it takes a blocking thread, so a queue of writers never holds the
+/// threads that readers need, and no thread sits blocked on the pool.
+#[derive(Clone)]
+struct Gated {
+    pool: Pool,
+    permits: Arc<Semaphore>,
+}
+
+impl Gated {
+    fn new(pool: Pool, size: u32) -> Self {
+        Self {
+            pool,
+            permits: Arc::new(Semaphore::new(size as usize)),
+        }
+    }
 }
 
 type Pool = r2d2::Pool<SqliteConnectionManager>;
@@ -235,18 +255,23 @@ impl Sqlite {
             migrate(&mut conn).with_context(|| format!("cannot migrate {}", path.display()))?;
         }
         Ok(Self {
-            readers: pool(READERS)?,
-            writer,
+            readers: Gated::new(pool(READERS)?, READERS),
+            writer: Gated::new(writer, 1),
         })
     }
 
-    /// Runs `work` with a connection of `pool` on the blocking pool.
-    async fn with<T, F>(pool: &Pool, what: &'static str, work: F) -> Result<T, StorageError>
+    /// Runs `work` with a connection of `gated` on the blocking pool.
+    async fn with<T, F>(gated: &Gated, what: &'static str, work: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let pool = pool.clone();
+        let _permit = gated
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| StorageError(e.into()))?;
+        let pool = gated.pool.clone();
         let result = tokio::task::spawn_blocking(move || -> anyhow::Result<T> {
             let mut conn = pool.get().context("no database connection")?;
             Ok(work(&mut conn)?)
@@ -367,7 +392,7 @@ mod tests {
         let path = dir.path().join("nested/doorcode.db");
         drop(Storage::open(&path).unwrap());
         let storage = Storage::open(&path).unwrap();
-        let conn = sqlite(&storage).readers.get().unwrap();
+        let conn = sqlite(&storage).readers.pool.get().unwrap();
         let version: usize = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
@@ -435,7 +460,7 @@ mod tests {
             .unwrap();
         }
         let storage = Storage::open(&path).unwrap();
-        let conn = sqlite(&storage).readers.get().unwrap();
+        let conn = sqlite(&storage).readers.pool.get().unwrap();
         let (seen, agent): (i64, Option<String>) = conn
             .query_row(
                 "SELECT last_seen_at, user_agent FROM user_sessions WHERE token_hash = 'h'",
