@@ -30,6 +30,8 @@ use crate::process::{Server, free_addr};
 use crate::report::{self, Case, Mail, Results, Scale};
 use crate::wrk::{self, Load, Measured};
 
+mod postgres;
+
 /// `session.ttl_secs`' default; seeded sessions are fresh, so none is renewed.
 const SESSION_TTL_SECS: i64 = 2_592_000;
 const STARTUP_RUNS: usize = 5;
@@ -62,6 +64,10 @@ pub struct RunArgs {
     /// enough open sign-ins for the verify case.
     #[arg(long, env = "BENCH_VERIFY_PREP", default_value_t = 1)]
     verify_prep_rounds: u32,
+    /// A PostgreSQL server (postgres://user@host:port/db) to also measure doorcode
+    /// on, with one and with two instances; a database is created there.
+    #[arg(long, env = "BENCH_POSTGRES_URL")]
+    postgres: Option<String>,
     /// The doorcode binary to measure.
     #[arg(long)]
     doorcode: PathBuf,
@@ -328,6 +334,10 @@ impl<'a> Bench<'a> {
         ));
         results.peak_rss_kib = doorcode.peak_rss_kib();
         doorcode.stop(STOP_GRACE)?;
+
+        if let Some(server) = &args.postgres {
+            self.postgres(server, results)?;
+        }
 
         if args.big {
             results.scale = Some(self.scale()?);
