@@ -159,7 +159,7 @@ async fn dump_postgres(url: &str) -> (String, Vec<i64>) {
 async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
-        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e:?}"));
     tokio::spawn(connection);
     client
 }
