@@ -7,12 +7,14 @@ use poem::http::StatusCode;
 use poem::web::{Data, cookie::CookieJar};
 use poem::{Body, Response, handler};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use super::home::{render, signed_in};
 use crate::domain::PersonName;
 use crate::i18n::Language;
 use crate::login::name_key;
 use crate::pages::FieldError;
+use crate::session::ActiveSession;
 use crate::state::AppState;
 use crate::web::{read_form, see_other, unavailable};
 
@@ -30,6 +32,19 @@ struct SessionForm {
     session: String,
 }
 
+/// The signed-in person and the form they sent, or the answer that ends the
+/// request (to the sign-in page, or a 4xx for a form that cannot be read).
+async fn signed_in_with_form<F: DeserializeOwned>(
+    state: &AppState,
+    lang: Language,
+    jar: &CookieJar,
+    body: Body,
+) -> Result<(ActiveSession, F), Response> {
+    let active = signed_in(state, lang, jar).await?;
+    let form = read_form(state, lang, body).await?;
+    Ok((active, form))
+}
+
 #[handler]
 pub async fn rename(
     state: Data<&Arc<AppState>>,
@@ -38,12 +53,8 @@ pub async fn rename(
     body: Body,
 ) -> Response {
     let lang = *lang.0;
-    let active = match signed_in(&state, lang, jar).await {
-        Ok(active) => active,
-        Err(response) => return response,
-    };
-    let form: NameForm = match read_form(&state, lang, body).await {
-        Ok(form) => form,
+    let (active, form): (_, NameForm) = match signed_in_with_form(&state, lang, jar, body).await {
+        Ok(both) => both,
         Err(response) => return response,
     };
     let name = match PersonName::parse(&form.first_name, &form.last_name) {
@@ -84,12 +95,9 @@ pub async fn end_session(
     body: Body,
 ) -> Response {
     let lang = *lang.0;
-    let active = match signed_in(&state, lang, jar).await {
-        Ok(active) => active,
-        Err(response) => return response,
-    };
-    let form: SessionForm = match read_form(&state, lang, body).await {
-        Ok(form) => form,
+    let (active, form): (_, SessionForm) = match signed_in_with_form(&state, lang, jar, body).await
+    {
+        Ok(both) => both,
         Err(response) => return response,
     };
     match state
