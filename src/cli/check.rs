@@ -4,14 +4,14 @@
 use std::io::Write;
 
 use anyhow::anyhow;
-use serde::Deserialize;
 
 use super::output::count;
 use super::{CliError, ConfigSource};
 use crate::clock::Clock;
 use crate::config::{Config, TurnstileConfig};
-use crate::mail::{Outcome, STEP_TIMEOUT, check_smtp};
+use crate::mail::{Outcome, check_smtp};
 use crate::storage::Storage;
+use crate::turnstile::{Turnstile, TurnstileError};
 
 /// Cloudflare's documented dummy token: siteverify judges the secret first, so
 /// the answer to it tells whether the secret is known without a real visitor.
@@ -80,53 +80,24 @@ impl Report {
     }
 }
 
-#[derive(Deserialize)]
-struct SiteverifyAnswer {
-    success: bool,
-    #[serde(rename = "error-codes", default)]
-    error_codes: Vec<String>,
-}
-
 async fn turnstile(config: &TurnstileConfig) -> Outcome {
-    if !config.enabled() {
-        return Outcome::Skipped(
-            "CAPTCHA is off: turnstile.site_key and turnstile.secret_key are empty".into(),
-        );
-    }
-    let url = &config.verify_url;
-    let answer = async {
-        let client = reqwest::Client::builder().timeout(STEP_TIMEOUT).build()?;
-        let body = serde_urlencoded::to_string([
-            ("secret", config.secret_key.expose()),
-            ("response", DUMMY_TOKEN),
-        ])?;
-        let response = client
-            .post(url.clone())
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| match e {
-                e if e.is_timeout() => anyhow!("no answer within {} s", STEP_TIMEOUT.as_secs()),
-                e if e.is_connect() => anyhow!("cannot connect"),
-                e => anyhow!(e),
-            })?;
-        let status = response.status();
-        if !status.is_success() {
-            anyhow::bail!("answered HTTP {status}");
+    let turnstile = match Turnstile::from_config(config) {
+        Ok(Some(turnstile)) => turnstile,
+        Ok(None) => {
+            return Outcome::Skipped(
+                "CAPTCHA is off: turnstile.site_key and turnstile.secret_key are empty".into(),
+            );
         }
-        let answer: SiteverifyAnswer = response
-            .json()
-            .await
-            .map_err(|e| anyhow!("unreadable answer ({e})"))?;
-        anyhow::Ok(answer)
+        Err(e) => return Outcome::Failed(format!("{e:#}")),
     };
-    let answer = match answer.await {
+    let url = &config.verify_url;
+    let answer = turnstile.ask(DUMMY_TOKEN).await;
+    let answer = match answer {
         Ok(answer) => answer,
-        Err(e) => return Outcome::Failed(format!("siteverify at {url}: {e:#}")),
+        Err(TurnstileError::Unavailable(e)) => {
+            return Outcome::Failed(format!("siteverify at {url}: {e:#}"));
+        }
+        Err(e) => return Outcome::Failed(format!("siteverify at {url}: {e}")),
     };
     let codes = answer.error_codes.join(", ");
     let refused = ["invalid-input-secret", "missing-input-secret"];
