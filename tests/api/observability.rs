@@ -1,14 +1,12 @@
 //! Request ids, the request log line and `GET /metrics`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE};
 
 use crate::helpers::{TestApp, browser, set_cookies, spawn_app};
+use crate::process::Service;
 
 const REQUEST_ID: &str = "x-request-id";
 
@@ -262,61 +260,26 @@ async fn metrics_are_prometheus_text_and_never_cached() {
     assert!(text.contains("doorcode_mail_queue_depth 0"), "{text}");
 }
 
-/// The binary with `--log-format json`, its stderr read line by line.
+/// The binary with `--log-format json`.
 struct JsonLog {
-    child: std::process::Child,
-    port: u16,
-    lines: mpsc::Receiver<String>,
+    service: Service,
     seen: Vec<String>,
 }
 
 impl JsonLog {
     fn start(dir: &std::path::Path) -> JsonLog {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_doorcode"))
-            .args(["--log-format", "json", "serve"])
-            .current_dir(dir)
-            .env_remove("DOORCODE_CONFIG")
-            .env_remove("DOORCODE_LOG")
-            .env("NO_COLOR", "1")
-            .env("DOORCODE_SERVER_LISTEN", format!("127.0.0.1:{port}"))
-            .env(
-                "DOORCODE_SERVER_BASE_URL",
-                format!("http://127.0.0.1:{port}"),
-            )
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut log = JsonLog {
-            child,
-            port,
-            lines,
-            seen: Vec::new(),
-        };
-        log.line_where(|line| line["fields"]["message"] == "doorcode is listening");
-        log
+        let service = Service::start_with_args(dir, &["--log-format", "json", "serve"], &[]);
+        let seen = service.log.lines().map(str::to_owned).collect();
+        JsonLog { service, seen }
     }
 
     /// The next line that `matches`; every line read on the way must be JSON.
     fn line_where(&mut self, matches: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
         loop {
             let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(20))
-                .unwrap_or_else(|_| panic!("no such line in the log:\n{}", self.seen.join("\n")));
+                .service
+                .next_line()
+                .unwrap_or_else(|| panic!("no such line in the log:\n{}", self.seen.join("\n")));
             let value: serde_json::Value = serde_json::from_str(&line)
                 .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
             self.seen.push(line);
@@ -327,20 +290,16 @@ impl JsonLog {
     }
 }
 
-impl Drop for JsonLog {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn json_log_lines_carry_the_request_id_and_no_email_address() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = JsonLog::start(dir.path());
     let email = "json.logger@example.com";
     let response = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{}/login?email={email}", log.port))
+        .post(format!(
+            "http://127.0.0.1:{}/login?email={email}",
+            log.service.port
+        ))
         .header(REQUEST_ID, "trace-me-123")
         .form(&[("email", email)])
         .send()

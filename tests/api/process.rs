@@ -8,7 +8,10 @@ use std::time::Duration;
 /// The binary, without the settings of the environment the tests run in.
 pub fn doorcode() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_doorcode"));
-    command.env_remove("DOORCODE_CONFIG").env("NO_COLOR", "1");
+    command
+        .env_remove("DOORCODE_CONFIG")
+        .env_remove("DOORCODE_LOG")
+        .env("NO_COLOR", "1");
     command
 }
 
@@ -22,12 +25,22 @@ pub struct Service {
 
 impl Service {
     pub fn start(dir: &std::path::Path, env: &[(&str, String)]) -> Service {
+        Self::start_with_args(dir, &[], env)
+    }
+
+    /// Started with `args` (`serve` when they name no command).
+    pub fn start_with_args(
+        dir: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Service {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let mut child = doorcode()
+            .args(args)
             .current_dir(dir)
             .env("DOORCODE_SERVER_LISTEN", format!("127.0.0.1:{port}"))
             .env(
@@ -63,13 +76,17 @@ impl Service {
 
     pub fn read_until(&mut self, needle: &str) {
         while !self.log.contains(needle) {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(20))
-                .unwrap_or_else(|_| panic!("no `{needle}` in the log:\n{}", self.log));
-            self.log.push_str(&line);
-            self.log.push('\n');
+            self.next_line()
+                .unwrap_or_else(|| panic!("no `{needle}` in the log:\n{}", self.log));
         }
+    }
+
+    /// The next line of the log (also added to `log`), or None after 20 s without one.
+    pub fn next_line(&mut self) -> Option<String> {
+        let line = self.lines.recv_timeout(Duration::from_secs(20)).ok()?;
+        self.log.push_str(&line);
+        self.log.push('\n');
+        Some(line)
     }
 
     pub fn signal(&self, signal: &str) {
