@@ -385,18 +385,30 @@ impl<'a> Bench<'a> {
     /// Starts `doorcode serve` on `db` with the benchmark's settings; its log goes
     /// to `<name>.log`.
     fn doorcode(&self, name: &str, db: &Path) -> anyhow::Result<Server> {
+        self.spawn_doorcode(name, |addr, sink, siteverify| {
+            config_file(addr, db, sink, siteverify)
+        })
+    }
+
+    /// doorcode on a free port with the configuration `config` writes for its
+    /// address, the SMTP sink's and siteverify's; its log goes to `<name>.log`.
+    fn spawn_doorcode(
+        &self,
+        name: &str,
+        config: impl FnOnce(SocketAddr, SocketAddr, SocketAddr) -> String,
+    ) -> anyhow::Result<Server> {
         let addr = free_addr()?;
         let sink = self.sink.as_ref().context("no SMTP sink")?.addr;
         let siteverify = self.siteverify.as_ref().context("no siteverify")?.addr;
-        let config = self.work.join(format!("{name}.toml"));
-        std::fs::write(&config, config_file(addr, db, sink, siteverify))?;
+        let path = self.work.join(format!("{name}.toml"));
+        std::fs::write(&path, config(addr, sink, siteverify))?;
         let log = File::create(self.work.join(format!("{name}.log")))?;
         Server::spawn(
             "doorcode",
             addr,
             Command::new(&self.args.doorcode)
                 .arg("--config")
-                .arg(&config)
+                .arg(&path)
                 .arg("serve")
                 .current_dir(&self.args.repo)
                 .env_remove("DOORCODE_LOG")

@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 use super::{Bench, READY_TIMEOUT, SESSION_TTL_SECS, STOP_GRACE, binding_for, sink_lines, step};
-use crate::process::{Server, free_addr};
+use crate::process::Server;
 use crate::report::{Case, Results};
 use crate::wrk::Measured;
 
@@ -153,27 +153,12 @@ impl Bench<'_> {
     }
 
     fn doorcode_on_postgres(&self, name: &str, url: &str) -> anyhow::Result<Server> {
-        let addr = free_addr()?;
-        let sink = self.sink.as_ref().context("no SMTP sink")?.addr;
-        let siteverify = self.siteverify.as_ref().context("no siteverify")?.addr;
-        let config = self.work.join(format!("{name}.toml"));
-        let text = super::config_file(addr, &self.work.join("unused.db"), sink, siteverify)
-            .replace("[database]\n", &format!("[database]\nurl = \"{url}\"\n"))
-            + &format!("\n[security]\nsecret_key = \"{SECRET}\"\n");
-        std::fs::write(&config, text)?;
-        let log = std::fs::File::create(self.work.join(format!("{name}.log")))?;
-        Server::spawn(
-            "doorcode",
-            addr,
-            Command::new(&self.args.doorcode)
-                .arg("--config")
-                .arg(&config)
-                .arg("serve")
-                .current_dir(&self.args.repo)
-                .env_remove("DOORCODE_LOG")
-                .stdout(log.try_clone()?)
-                .stderr(log),
-        )
+        let unused = self.work.join("unused.db");
+        self.spawn_doorcode(name, |addr, sink, siteverify| {
+            super::config_file(addr, &unused, sink, siteverify)
+                .replace("[database]\n", &format!("[database]\nurl = \"{url}\"\n"))
+                + &format!("\n[security]\nsecret_key = \"{SECRET}\"\n")
+        })
     }
 
     /// One wrk per server, at the same time, the connections split between them;
