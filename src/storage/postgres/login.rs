@@ -3,7 +3,7 @@
 //! (`FOR UPDATE`), then the address, then the client IP (advisory locks), always in
 //! that order so two transactions never wait on each other in a circle.
 
-use deadpool_postgres::Transaction;
+use deadpool_postgres::{GenericClient, Transaction};
 
 use super::super::login::{
     ChallengeInfo, ChallengeRow, Closed, CompleteOutcome, NewChallenge, ResendOutcome,
@@ -17,14 +17,19 @@ use crate::domain::{CodeHash, EmailAddress, PersonName};
 
 const ADDRESS: &str = "address";
 
+const SELECT_CHALLENGE: &str = "SELECT email, browser_hash, expires_at, attempts, \
+     verified_at, finished_at FROM login_challenges WHERE id = $1";
+
 async fn load_for_update(tx: &Transaction<'_>, id: &str) -> anyhow::Result<Option<ChallengeRow>> {
-    let row = tx
-        .query_opt(
-            "SELECT email, browser_hash, expires_at, attempts, verified_at, finished_at \
-             FROM login_challenges WHERE id = $1 FOR UPDATE",
-            &[&id],
-        )
-        .await?;
+    load(tx, &format!("{SELECT_CHALLENGE} FOR UPDATE"), id).await
+}
+
+async fn load(
+    db: &impl GenericClient,
+    select: &str,
+    id: &str,
+) -> anyhow::Result<Option<ChallengeRow>> {
+    let row = db.query_opt(select, &[&id]).await?;
     Ok(row.map(|row| ChallengeRow {
         email: EmailAddress::from_trusted(row.get(0)),
         browser_hash: row.get(1),
@@ -48,8 +53,11 @@ async fn open_challenge(
     Ok(row)
 }
 
-async fn find_user_id(tx: &Transaction<'_>, email: &EmailAddress) -> anyhow::Result<Option<i64>> {
-    let row = tx
+async fn find_user_id(
+    db: &impl GenericClient,
+    email: &EmailAddress,
+) -> anyhow::Result<Option<i64>> {
+    let row = db
         .query_opt(
             "SELECT user_id FROM user_emails WHERE email = $1",
             &[&email.as_str()],
@@ -59,7 +67,7 @@ async fn find_user_id(tx: &Transaction<'_>, email: &EmailAddress) -> anyhow::Res
 }
 
 async fn info(
-    tx: &Transaction<'_>,
+    db: &impl GenericClient,
     row: &ChallengeRow,
     id: &str,
     max_attempts: u32,
@@ -67,7 +75,7 @@ async fn info(
     Ok(ChallengeInfo {
         id: id.to_owned(),
         email: row.email.clone(),
-        has_account: find_user_id(tx, &row.email).await?.is_some(),
+        has_account: find_user_id(db, &row.email).await?.is_some(),
         expires_at: row.expires_at,
         attempts_left: max_attempts.saturating_sub(row.attempts),
     })
@@ -144,15 +152,14 @@ impl Postgres {
         browser_hash: Option<String>,
         max_attempts: u32,
     ) -> Result<Result<ChallengeInfo, Closed>, StorageError> {
+        // A read for a page: no locks, as nothing here is counted or changed.
         self.guard("read a sign-in", async {
-            let mut client = self.client().await?;
-            let tx = client.transaction().await?;
-            Ok(
-                match open_challenge(&tx, &id, browser_hash.as_deref()).await? {
-                    Ok(row) => Ok(info(&tx, &row, &id, max_attempts).await?),
-                    Err(closed) => Err(closed),
-                },
-            )
+            let client = self.client().await?;
+            let row = load(&client, SELECT_CHALLENGE, &id).await?;
+            Ok(match ChallengeRow::open(row, browser_hash.as_deref()) {
+                Ok(row) => Ok(info(&client, &row, &id, max_attempts).await?),
+                Err(closed) => Err(closed),
+            })
         })
         .await
     }
