@@ -4,6 +4,7 @@
 //! Every failure ends with one line on stderr, `doorcode: …`.
 
 mod check;
+mod log;
 mod migrate;
 mod output;
 mod serve;
@@ -154,7 +155,8 @@ pub(crate) struct ConfigSource {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
-    init_tracing(cli.log_format);
+    // Held until `run` returns: dropping it writes out the lines still queued.
+    let _log_writer = init_tracing(cli.log_format);
     let (path, required) = match &cli.config {
         Some(path) => (path.clone(), true),
         None => (PathBuf::from(DEFAULT_CONFIG), false),
@@ -171,7 +173,7 @@ pub fn run(cli: Cli) -> ExitCode {
         found: path.is_file(),
         path,
     };
-    // Blocking threads run SQLite calls (five connections, each gated so no thread
+    // Blocking threads run SQLite calls (six connections, each gated so no thread
     // waits on the pool) and the odd DNS lookup or file read; tokio's default of
     // 512 only adds stacks and context switches.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -256,19 +258,23 @@ async fn open_existing(config: &crate::config::DatabaseConfig) -> Result<Storage
     Ok(Storage::from_config(config).await?)
 }
 
-fn init_tracing(format: LogFormat) {
+/// Log lines are formatted where they happen and written out in batches
+/// (`log::BatchedStderr`), so a request never waits on a `write` to stderr.
+fn init_tracing(format: LogFormat) -> log::FlushOnDrop {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DOORCODE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only for a person at a terminal, never in files or log collectors.
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let (writer, guard) = log::BatchedStderr::start();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    guard
 }
 
 #[cfg(test)]
