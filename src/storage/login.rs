@@ -113,21 +113,20 @@ pub(super) struct ChallengeRow {
 
 impl ChallengeRow {
     fn load(conn: &Connection, id: &str) -> r2d2_sqlite::rusqlite::Result<Option<Self>> {
-        conn.query_row(
+        conn.prepare_cached(
             "SELECT email, browser_hash, expires_at, attempts, verified_at, finished_at \
              FROM login_challenges WHERE id = ?1",
-            [id],
-            |row| {
-                Ok(Self {
-                    email: EmailAddress::from_trusted(row.get(0)?),
-                    browser_hash: row.get(1)?,
-                    expires_at: row.get(2)?,
-                    attempts: row.get(3)?,
-                    verified_at: row.get(4)?,
-                    finished_at: row.get(5)?,
-                })
-            },
-        )
+        )?
+        .query_row([id], |row| {
+            Ok(Self {
+                email: EmailAddress::from_trusted(row.get(0)?),
+                browser_hash: row.get(1)?,
+                expires_at: row.get(2)?,
+                attempts: row.get(3)?,
+                verified_at: row.get(4)?,
+                finished_at: row.get(5)?,
+            })
+        })
         .optional()
     }
 
@@ -203,12 +202,9 @@ fn find_user_id(
     conn: &Connection,
     email: &EmailAddress,
 ) -> r2d2_sqlite::rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        "SELECT user_id FROM user_emails WHERE email = ?1",
-        [email.as_str()],
-        |row| row.get(0),
-    )
-    .optional()
+    conn.prepare_cached("SELECT user_id FROM user_emails WHERE email = ?1")?
+        .query_row([email.as_str()], |row| row.get(0))
+        .optional()
 }
 
 fn create_user(
@@ -217,25 +213,20 @@ fn create_user(
     name: &PersonName,
     now: i64,
 ) -> r2d2_sqlite::rusqlite::Result<i64> {
-    tx.execute(
-        "INSERT INTO users (created_at, first_name, last_name) VALUES (?1, ?2, ?3)",
-        params![now, name.first, name.last],
-    )?;
+    tx.prepare_cached("INSERT INTO users (created_at, first_name, last_name) VALUES (?1, ?2, ?3)")?
+        .execute(params![now, name.first, name.last])?;
     let user_id = tx.last_insert_rowid();
-    tx.execute(
-        "INSERT INTO user_emails (email, user_id, created_at) VALUES (?1, ?2, ?3)",
-        params![email.as_str(), user_id, now],
-    )?;
+    tx.prepare_cached("INSERT INTO user_emails (email, user_id, created_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![email.as_str(), user_id, now])?;
     Ok(user_id)
 }
 
 /// Ends a sign-in: the challenge can never be used again and its codes are gone.
 fn finish(tx: &Transaction, id: &str, now: i64) -> r2d2_sqlite::rusqlite::Result<()> {
-    tx.execute(
-        "UPDATE login_challenges SET finished_at = ?2 WHERE id = ?1",
-        params![id, now],
-    )?;
-    tx.execute("DELETE FROM login_codes WHERE challenge_id = ?1", [id])?;
+    tx.prepare_cached("UPDATE login_challenges SET finished_at = ?2 WHERE id = ?1")?
+        .execute(params![id, now])?;
+    tx.prepare_cached("DELETE FROM login_codes WHERE challenge_id = ?1")?
+        .execute([id])?;
     Ok(())
 }
 
@@ -258,10 +249,10 @@ fn insert_code(
     code_hash: &CodeHash,
     expires_at: i64,
 ) -> r2d2_sqlite::rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO login_codes (challenge_id, code_hash, expires_at) VALUES (?1, ?2, ?3)",
-        params![id, code_hash.to_hex(), expires_at],
-    )?;
+    )?
+    .execute(params![id, code_hash.to_hex(), expires_at])?;
     Ok(())
 }
 
@@ -298,17 +289,17 @@ impl Sqlite {
             {
                 return Ok(StartOutcome::Refused(refusal));
             }
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO login_challenges (id, email, browser_hash, created_at, expires_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    new.id,
-                    new.email.as_str(),
-                    new.browser_hash,
-                    now,
-                    new.code_expires_at
-                ],
-            )?;
+            )?
+            .execute(params![
+                new.id,
+                new.email.as_str(),
+                new.browser_hash,
+                now,
+                new.code_expires_at
+            ])?;
             insert_code(tx, &new.id, &new.code_hash, new.code_expires_at)?;
             outbox::insert(tx, &new.mail, now)?;
             Ok(StartOutcome::Started(ChallengeInfo {
@@ -351,7 +342,7 @@ impl Sqlite {
                 return Ok(VerifyOutcome::Closed(Closed::Expired));
             }
             if !req.candidate.matches_any(&live) {
-                tx.execute("UPDATE login_challenges SET attempts = attempts + 1 WHERE id = ?1", [id])?;
+                tx.prepare_cached("UPDATE login_challenges SET attempts = attempts + 1 WHERE id = ?1")?.execute([id])?;
                 rate::record(tx, rate::FAIL, email, req.now)?;
                 let info = ChallengeInfo { attempts_left: info.attempts_left - 1, ..info };
                 return Ok(VerifyOutcome::WrongCode(info));
@@ -360,11 +351,9 @@ impl Sqlite {
                 (Some(user_id), _) => (user_id, false),
                 (None, Some(name)) => (create_user(tx, &row.email, name, req.now)?, true),
                 (None, None) if req.names_after_code => {
-                    tx.execute(
-                        "UPDATE login_challenges SET verified_at = ?2, expires_at = ?3 WHERE id = ?1",
-                        params![id, req.now, req.now + req.name_window_secs],
+                    tx.prepare_cached("UPDATE login_challenges SET verified_at = ?2, expires_at = ?3 WHERE id = ?1")?.execute(params![id, req.now, req.now + req.name_window_secs],
                     )?;
-                    tx.execute("DELETE FROM login_codes WHERE challenge_id = ?1", [id])?;
+                    tx.prepare_cached("DELETE FROM login_codes WHERE challenge_id = ?1")?.execute([id])?;
                     return Ok(VerifyOutcome::NeedsName(info));
                 }
                 (None, None) => return Ok(VerifyOutcome::NameRequired(info)),
@@ -444,10 +433,10 @@ impl Sqlite {
                 return Ok(ResendOutcome::Refused(refusal, info));
             }
             insert_code(tx, id, &code_hash, code_expires_at)?;
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE login_challenges SET expires_at = max(expires_at, ?2) WHERE id = ?1",
-                params![id, code_expires_at],
-            )?;
+            )?
+            .execute(params![id, code_expires_at])?;
             outbox::insert(tx, &mail_for(&row.email), now)?;
             Ok(ResendOutcome::Resent(ChallengeInfo {
                 expires_at: code_expires_at.max(info.expires_at),

@@ -16,6 +16,7 @@ mod sessions;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -41,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema.sql"),
     include_str!("../../migrations/0002_session_activity.sql"),
     include_str!("../../migrations/0003_mail_language.sql"),
+    include_str!("../../migrations/0004_email_lookup.sql"),
 ];
 
 /// How long a claimed message is kept from other workers while it is being sent; a
@@ -175,6 +177,9 @@ dispatch! {
 
     /// Deletes expired and spent rows; safe to run on several instances at once.
     fn prune(&self, now: i64) -> Pruned;
+    /// Moves what was written lately into its final place, when the backend leaves
+    /// that to the application; true when there was something to move.
+    fn checkpoint(&self) -> bool;
 
     fn database_overview(&self, now: i64) -> DatabaseOverview;
     /// Every user, by id.
@@ -198,6 +203,15 @@ dispatch! {
 pub struct Sqlite {
     readers: Gated,
     writer: Gated,
+    /// For the session check, the one read on every request of every app.
+    inline: Arc<InlineReaders>,
+    /// Copies the write-ahead log back into the database file in the background
+    /// (`checkpoint`), so no request pays for it.
+    checkpointer: Gated,
+    /// Write transactions committed so far, and how many of them the last complete
+    /// checkpoint covered, so an idle database is not checkpointed.
+    writes: Arc<AtomicU64>,
+    checkpointed: Arc<AtomicU64>,
 }
 
 /// A pool and as many permits as it has connections. A call waits for a permit
@@ -220,6 +234,36 @@ impl Gated {
 
 type Pool = r2d2::Pool<SqliteConnectionManager>;
 
+/// Connections for a read of a few microseconds (one indexed lookup), made right on
+/// the calling thread. Handing such a read to a blocking thread and back costs more
+/// than the read. There is one connection per core, so a task that finds none
+/// free (never, while each core runs one task at a time) takes the blocking path;
+/// so does a read that meets a lock, as these connections never wait for one.
+struct InlineReaders {
+    slots: Vec<std::sync::Mutex<Connection>>,
+}
+
+impl InlineReaders {
+    fn open(manager: &SqliteConnectionManager) -> anyhow::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let slots = (0..cores)
+            .map(|_| {
+                let conn = r2d2::ManageConnection::connect(manager)?;
+                conn.busy_timeout(Duration::ZERO)?;
+                Ok(std::sync::Mutex::new(conn))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self { slots })
+    }
+
+    /// `work`'s answer, or None when no connection was free or the database was
+    /// locked: then the caller goes the blocking way.
+    fn try_run<T>(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Option<T> {
+        let mut conn = self.slots.iter().find_map(|slot| slot.try_lock().ok())?;
+        work(&mut conn).ok()
+    }
+}
+
 /// Readers: about one per core is all SQLite's CPU-bound lookups can use.
 const READERS: u32 = 4;
 
@@ -232,20 +276,27 @@ impl Sqlite {
         if path.exists() {
             check_existing(path)?;
         }
-        let pool = |size: u32| {
-            let manager = SqliteConnectionManager::file(path).with_init(|conn| {
+        let manager = || {
+            SqliteConnectionManager::file(path).with_init(|conn| {
                 // Per-connection settings only, none of which takes a lock.
                 // busy_timeout makes a connection wait for another process's writer
                 // (such as `doorcode users delete`) instead of failing at once.
                 conn.busy_timeout(Duration::from_secs(5))?;
+                // Room for every statement doorcode runs, so none is parsed twice.
+                conn.set_prepared_statement_cache_capacity(64);
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
+                // Commits leave checkpoints to `checkpoint`, off the request path,
+                // unless the log grows past ~40 MB because it has fallen behind.
+                conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
                 conn.pragma_update(None, "foreign_keys", "ON")
-            });
+            })
+        };
+        let pool = |size: u32| {
             r2d2::Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
                 .connection_timeout(Duration::from_secs(5))
-                .build(manager)
+                .build(manager())
                 .with_context(|| format!("cannot open the database {}", path.display()))
         };
         let writer = pool(1)?;
@@ -257,6 +308,10 @@ impl Sqlite {
         Ok(Self {
             readers: Gated::new(pool(READERS)?, READERS),
             writer: Gated::new(writer, 1),
+            inline: Arc::new(InlineReaders::open(&manager())?),
+            checkpointer: Gated::new(pool(1)?, 1),
+            writes: Arc::new(AtomicU64::new(0)),
+            checkpointed: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -299,10 +354,12 @@ impl Sqlite {
         T: Send + 'static,
         F: FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
     {
+        let writes = self.writes.clone();
         Self::with(&self.writer, what, move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = work(&tx)?;
             tx.commit()?;
+            writes.fetch_add(1, Ordering::Relaxed);
             Ok(value)
         })
         .await

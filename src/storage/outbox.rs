@@ -33,10 +33,8 @@ pub(super) fn insert(
     mail: &NewMail,
     now: i64,
 ) -> r2d2_sqlite::rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, next_attempt_at, language) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6)",
-        params![mail.recipient.as_str(), mail.message_id, mail.sealed_code, now, mail.expires_at, mail.language],
+    tx.prepare_cached("INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, next_attempt_at, language) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6)")?.execute(params![mail.recipient.as_str(), mail.message_id, mail.sealed_code, now, mail.expires_at, mail.language],
     )?;
     Ok(())
 }
@@ -81,9 +79,7 @@ impl Sqlite {
     /// When the next pending message is due, if any.
     pub async fn next_mail_due(&self) -> Result<Option<i64>, StorageError> {
         self.run("read the mail queue", |conn| {
-            conn.query_row(
-                "SELECT min(next_attempt_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
-                [],
+            conn.prepare_cached("SELECT min(next_attempt_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")?.query_row([],
                 |row| row.get(0),
             )
         })
@@ -92,9 +88,7 @@ impl Sqlite {
 
     pub async fn mark_mail_sent(&self, id: i64, now: i64) -> Result<(), StorageError> {
         self.write("mark mail sent", move |conn| {
-            conn.execute(
-                "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
-                params![id, now],
+            conn.prepare_cached("UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1")?.execute(params![id, now],
             )
             .map(drop)
         })
@@ -108,9 +102,7 @@ impl Sqlite {
         error: String,
     ) -> Result<(), StorageError> {
         self.write("reschedule mail", move |conn| {
-            conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
-                params![id, next_attempt_at, error],
+            conn.prepare_cached("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1")?.execute(params![id, next_attempt_at, error],
             )
             .map(drop)
         })
@@ -125,11 +117,9 @@ impl Sqlite {
         reason: String,
     ) -> Result<(), StorageError> {
         self.write("give up mail", move |conn| {
-            conn.execute(
-                "UPDATE outbox SET failed_at = ?2, last_error = ?3 WHERE id = ?1",
-                params![id, now, reason],
-            )
-            .map(drop)
+            conn.prepare_cached("UPDATE outbox SET failed_at = ?2, last_error = ?3 WHERE id = ?1")?
+                .execute(params![id, now, reason])
+                .map(drop)
         })
         .await
     }
@@ -137,11 +127,10 @@ impl Sqlite {
     /// Messages waiting to be sent.
     pub async fn mail_queue_depth(&self) -> Result<u64, StorageError> {
         self.run("read the mail queue", |conn| {
-            conn.query_row(
+            conn.prepare_cached(
                 "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
-                [],
-                |row| row.get(0),
-            )
+            )?
+            .query_row([], |row| row.get(0))
         })
         .await
     }

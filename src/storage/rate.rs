@@ -65,11 +65,8 @@ pub(super) fn last_at(
     kind: &str,
     subject: &str,
 ) -> r2d2_sqlite::rusqlite::Result<Option<i64>> {
-    tx.query_row(
-        "SELECT max(at) FROM rate_events WHERE kind = ?1 AND subject = ?2",
-        params![kind, subject],
-        |row| row.get(0),
-    )
+    tx.prepare_cached("SELECT max(at) FROM rate_events WHERE kind = ?1 AND subject = ?2")?
+        .query_row(params![kind, subject], |row| row.get(0))
 }
 
 pub(super) fn record(
@@ -78,10 +75,8 @@ pub(super) fn record(
     subject: &str,
     now: i64,
 ) -> r2d2_sqlite::rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO rate_events (kind, subject, at) VALUES (?1, ?2, ?3)",
-        params![kind, subject, now],
-    )?;
+    tx.prepare_cached("INSERT INTO rate_events (kind, subject, at) VALUES (?1, ?2, ?3)")?
+        .execute(params![kind, subject, now])?;
     Ok(())
 }
 

@@ -41,19 +41,19 @@ pub(super) fn insert(
     session: &NewSession,
     now: i64,
 ) -> r2d2_sqlite::rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO user_sessions \
          (token_hash, user_id, created_at, public_id, expires_at, user_agent, last_seen_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3)",
-        params![
-            session.token_hash,
-            user_id,
-            now,
-            session.public_id,
-            session.expires_at,
-            session.user_agent
-        ],
-    )?;
+    )?
+    .execute(params![
+        session.token_hash,
+        user_id,
+        now,
+        session.public_id,
+        session.expires_at,
+        session.user_agent
+    ])?;
     Ok(())
 }
 
@@ -93,6 +93,9 @@ impl Sqlite {
         token_hash: String,
         now: i64,
     ) -> Result<Option<SessionRecord>, StorageError> {
+        if let Some(found) = self.inline.try_run(|conn| find(conn, &token_hash, now)) {
+            return Ok(found);
+        }
         self.run("look up a session", move |conn| {
             find(conn, &token_hash, now)
         })
@@ -151,11 +154,9 @@ impl Sqlite {
         public_id: String,
     ) -> Result<bool, StorageError> {
         self.write("end a session", move |conn| {
-            conn.execute(
-                "DELETE FROM user_sessions WHERE user_id = ?1 AND public_id = ?2",
-                params![user_id, public_id],
-            )
-            .map(|n| n > 0)
+            conn.prepare_cached("DELETE FROM user_sessions WHERE user_id = ?1 AND public_id = ?2")?
+                .execute(params![user_id, public_id])
+                .map(|n| n > 0)
         })
         .await
     }
@@ -167,10 +168,10 @@ impl Sqlite {
         keep_token_hash: String,
     ) -> Result<usize, StorageError> {
         self.write("end other sessions", move |conn| {
-            conn.execute(
+            conn.prepare_cached(
                 "DELETE FROM user_sessions WHERE user_id = ?1 AND token_hash <> ?2",
-                params![user_id, keep_token_hash],
-            )
+            )?
+            .execute(params![user_id, keep_token_hash])
         })
         .await
     }
@@ -181,23 +182,93 @@ impl Sqlite {
         name: crate::domain::PersonName,
     ) -> Result<(), StorageError> {
         self.write("rename a user", move |conn| {
-            conn.execute(
-                "UPDATE users SET first_name = ?2, last_name = ?3 WHERE id = ?1",
-                params![user_id, name.first, name.last],
-            )
-            .map(drop)
+            conn.prepare_cached("UPDATE users SET first_name = ?2, last_name = ?3 WHERE id = ?1")?
+                .execute(params![user_id, name.first, name.last])
+                .map(drop)
         })
         .await
     }
 
     pub async fn delete_session(&self, token_hash: String) -> Result<bool, StorageError> {
         self.write("delete a session", move |conn| {
-            conn.execute(
-                "DELETE FROM user_sessions WHERE token_hash = ?1",
-                [token_hash],
-            )
-            .map(|n| n > 0)
+            conn.prepare_cached("DELETE FROM user_sessions WHERE token_hash = ?1")?
+                .execute([token_hash])
+                .map(|n| n > 0)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::bench_seed::seed_bench_database;
+    use super::super::{Backend, Storage};
+    use crate::domain::SessionToken;
+
+    const NOW: i64 = 1_800_000_000;
+
+    /// A database of three signed-in people, and the token hashes of their sessions.
+    fn seeded() -> (tempfile::TempDir, Storage, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doorcode.db");
+        let mut tokens = Vec::new();
+        seed_bench_database(&path, 3, NOW, 3600, &mut tokens).unwrap();
+        let hashes = String::from_utf8(tokens)
+            .unwrap()
+            .lines()
+            .map(|t| SessionToken::from_presented(t).unwrap().hash())
+            .collect();
+        (dir, Storage::open(&path).unwrap(), hashes)
+    }
+
+    fn sqlite(storage: &Storage) -> &super::super::Sqlite {
+        match &storage.backend {
+            Backend::Sqlite(db) => db,
+            Backend::Postgres(_) => unreachable!(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_is_found_inline_and_with_every_inline_connection_busy() {
+        let (_dir, storage, hashes) = seeded();
+        // The bench's people are numbered from 1.
+        let found = storage.find_session(hashes[0].clone(), NOW).await.unwrap();
+        assert_eq!(found.unwrap().email.as_str(), "user1@bench.example");
+
+        let inline = &sqlite(&storage).inline;
+        let held: Vec<_> = inline.slots.iter().map(|s| s.lock().unwrap()).collect();
+        assert!(inline.try_run(|_| Ok(())).is_none());
+        let found = storage.find_session(hashes[2].clone(), NOW).await.unwrap();
+        assert_eq!(found.unwrap().email.as_str(), "user3@bench.example");
+        drop(held);
+    }
+
+    #[tokio::test]
+    async fn an_ended_or_expired_session_is_refused_at_once() {
+        let (_dir, storage, hashes) = seeded();
+        for hash in &hashes {
+            assert!(
+                storage
+                    .find_session(hash.clone(), NOW)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        }
+        assert!(storage.delete_session(hashes[0].clone()).await.unwrap());
+        assert!(
+            storage
+                .find_session(hashes[0].clone(), NOW)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            storage
+                .find_session(hashes[1].clone(), NOW + 3600)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }

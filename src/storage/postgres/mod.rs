@@ -23,7 +23,10 @@ pub use copy::CopyReport;
 use super::{Pruned, StorageError};
 
 /// Schema steps; index + 1 is the version a step leaves in `schema_version`.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_schema.sql"),
+    include_str!("../../../migrations/postgres/0002_email_lookup.sql"),
+];
 
 /// Held while migrating, so that instances starting together migrate once.
 const MIGRATION_LOCK: i64 = 0x646f_6f72_636f_6465; // "doorcode"
@@ -90,6 +93,11 @@ impl Postgres {
             Ok(())
         })
         .await
+    }
+
+    /// PostgreSQL checkpoints by itself.
+    pub async fn checkpoint(&self) -> Result<bool, StorageError> {
+        Ok(false)
     }
 
     /// Safe on every instance at once: each DELETE only removes rows that are dead.
