@@ -25,8 +25,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 /// How much longer the mail worker gets, so the process is gone within 10 s.
 const WORKER_GRACE: Duration = Duration::from_secs(1);
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
-/// Often enough that the log stays a few thousand pages under a flood of sign-ins.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 pub struct Application {
     port: u16,
@@ -122,8 +120,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let worker = tokio::spawn(self.state.mail.clone().run(shutdown_rx.clone()));
-        let pruner = tokio::spawn(prune_forever(self.state.clone(), shutdown_rx.clone()));
-        let checkpointer = tokio::spawn(checkpoint_forever(self.state.clone(), shutdown_rx));
+        let pruner = tokio::spawn(prune_forever(self.state.clone(), shutdown_rx));
         tracing::info!(
             listen = %self.state.config.server.listen,
             port = self.port,
@@ -141,7 +138,6 @@ impl Application {
             tracing::warn!("the mail worker did not finish in time; its message stays queued");
         }
         pruner.abort();
-        checkpointer.abort();
         tracing::info!("doorcode stopped");
         served.context("the HTTP server failed")
     }
@@ -158,33 +154,6 @@ async fn prune_forever(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>
         match state.storage.prune(state.clock.now()).await {
             Ok(pruned) => tracing::debug!(?pruned, "pruned expired rows"),
             Err(e) => tracing::error!(error = %e, "cannot prune expired rows"),
-        }
-    }
-}
-
-/// Checkpoints the database's write-ahead log in the background (SQLite only).
-async fn checkpoint_forever(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
-    let mut ticker = tokio::time::interval(CHECKPOINT_EVERY);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failing = false;
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = shutdown.changed() => return,
-        }
-        // Said once when it starts failing and once when it works again, not four
-        // times a second.
-        match state.storage.checkpoint().await {
-            Ok(_) if failing => {
-                failing = false;
-                tracing::info!("the database log is checkpointed again");
-            }
-            Ok(_) => {}
-            Err(e) if !failing => {
-                failing = true;
-                tracing::error!(error = %e, "cannot checkpoint the database log");
-            }
-            Err(_) => {}
         }
     }
 }

@@ -1,7 +1,5 @@
 //! Pruning: every table that grows with traffic loses its dead rows here.
 
-use std::sync::atomic::Ordering;
-
 use r2d2_sqlite::rusqlite::params;
 
 use super::{Sqlite, StorageError};
@@ -21,27 +19,6 @@ pub struct Pruned {
 }
 
 impl Sqlite {
-    /// Copies the pages committed since the last call from the write-ahead log into
-    /// the database file. PASSIVE: it waits for no reader or writer and leaves what
-    /// a reader still needs for the next call. Commits never do this themselves
-    /// (unless this falls far behind), so requests do not pay for it.
-    pub async fn checkpoint(&self) -> Result<bool, StorageError> {
-        let writes = self.writes.load(Ordering::Relaxed);
-        if writes == self.checkpointed.load(Ordering::Relaxed) {
-            return Ok(false);
-        }
-        let (log, done) = Self::with(&self.checkpointer, "checkpoint the log", |conn| {
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-                Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
-            })
-        })
-        .await?;
-        if done == log {
-            self.checkpointed.store(writes, Ordering::Relaxed);
-        }
-        Ok(true)
-    }
-
     pub async fn prune(&self, now: i64) -> Result<Pruned, StorageError> {
         self.write("prune expired rows", move |tx| {
             let sessions = tx.execute("DELETE FROM user_sessions WHERE expires_at <= ?1", [now])?;

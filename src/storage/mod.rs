@@ -16,7 +16,6 @@ mod sessions;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -177,9 +176,6 @@ dispatch! {
 
     /// Deletes expired and spent rows; safe to run on several instances at once.
     fn prune(&self, now: i64) -> Pruned;
-    /// Moves what was written lately into its final place, when the backend leaves
-    /// that to the application; true when there was something to move.
-    fn checkpoint(&self) -> bool;
 
     fn database_overview(&self, now: i64) -> DatabaseOverview;
     /// Every user, by id.
@@ -205,13 +201,6 @@ pub struct Sqlite {
     writer: Gated,
     /// For the session check, the one read on every request of every app.
     inline: Arc<InlineReaders>,
-    /// Copies the write-ahead log back into the database file in the background
-    /// (`checkpoint`), so no request pays for it.
-    checkpointer: Gated,
-    /// Write transactions committed so far, and how many of them the last complete
-    /// checkpoint covered, so an idle database is not checkpointed.
-    writes: Arc<AtomicU64>,
-    checkpointed: Arc<AtomicU64>,
 }
 
 /// A pool and as many permits as it has connections. A call waits for a permit
@@ -285,9 +274,6 @@ impl Sqlite {
                 // Room for every statement doorcode runs, so none is parsed twice.
                 conn.set_prepared_statement_cache_capacity(64);
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
-                // Commits leave checkpoints to `checkpoint`, off the request path,
-                // unless the log grows past ~40 MB because it has fallen behind.
-                conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
                 conn.pragma_update(None, "foreign_keys", "ON")
             })
         };
@@ -309,9 +295,6 @@ impl Sqlite {
             readers: Gated::new(pool(READERS)?, READERS),
             writer: Gated::new(writer, 1),
             inline: Arc::new(InlineReaders::open(&manager())?),
-            checkpointer: Gated::new(pool(1)?, 1),
-            writes: Arc::new(AtomicU64::new(0)),
-            checkpointed: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -354,12 +337,10 @@ impl Sqlite {
         T: Send + 'static,
         F: FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
     {
-        let writes = self.writes.clone();
         Self::with(&self.writer, what, move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = work(&tx)?;
             tx.commit()?;
-            writes.fetch_add(1, Ordering::Relaxed);
             Ok(value)
         })
         .await

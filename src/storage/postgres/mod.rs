@@ -95,11 +95,6 @@ impl Postgres {
         .await
     }
 
-    /// PostgreSQL checkpoints by itself.
-    pub async fn checkpoint(&self) -> Result<bool, StorageError> {
-        Ok(false)
-    }
-
     /// Safe on every instance at once: each DELETE only removes rows that are dead.
     pub async fn prune(&self, now: i64) -> Result<Pruned, StorageError> {
         self.guard("prune expired rows", async {
