@@ -173,7 +173,7 @@ pub fn run(cli: Cli) -> ExitCode {
         found: path.is_file(),
         path,
     };
-    // Blocking threads run SQLite calls (five connections, each gated so no thread
+    // Blocking threads run SQLite calls (three connections, each gated so no thread
     // waits on the pool) and the odd DNS lookup or file read; tokio's default of
     // 512 only adds stacks and context switches.
     let runtime = match tokio::runtime::Builder::new_multi_thread()

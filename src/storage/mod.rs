@@ -253,8 +253,9 @@ impl InlineReaders {
     }
 }
 
-/// Readers: about one per core is all SQLite's CPU-bound lookups can use.
-const READERS: u32 = 4;
+/// Readers for the pages' and the mail worker's reads; session checks have their
+/// own connections (`InlineReaders`). Each connection caches up to 2 MB of pages.
+const READERS: u32 = 2;
 
 impl Sqlite {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
