@@ -178,7 +178,7 @@ pub fn run(cli: Cli) -> ExitCode {
     // 512 only adds stacks and context switches.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(8)
+        .max_blocking_threads(4)
         .build()
     {
         Ok(runtime) => runtime,

@@ -239,6 +239,8 @@ impl InlineReaders {
             .map(|_| {
                 let conn = r2d2::ManageConnection::connect(manager)?;
                 conn.busy_timeout(Duration::ZERO)?;
+                // Session checks read all over the sessions and users: 2 MB each.
+                conn.pragma_update(None, "cache_size", -2048)?;
                 Ok(std::sync::Mutex::new(conn))
             })
             .collect::<anyhow::Result<_>>()?;
@@ -254,7 +256,7 @@ impl InlineReaders {
 }
 
 /// Readers for the pages' and the mail worker's reads; session checks have their
-/// own connections (`InlineReaders`). Each connection caches up to 2 MB of pages.
+/// own connections (`InlineReaders`).
 const READERS: u32 = 2;
 
 impl Sqlite {
@@ -274,6 +276,9 @@ impl Sqlite {
                 conn.busy_timeout(Duration::from_secs(5))?;
                 // Room for every statement doorcode runs, so none is parsed twice.
                 conn.set_prepared_statement_cache_capacity(64);
+                // 1 MB of pages: the writer's and the readers' hot pages are few
+                // (the newest rows of a handful of tables).
+                conn.pragma_update(None, "cache_size", -1024)?;
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
                 conn.pragma_update(None, "foreign_keys", "ON")
             })
