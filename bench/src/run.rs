@@ -434,13 +434,7 @@ impl<'a> Bench<'a> {
             connections: self.args.connections,
         };
         let measured = wrk::run(&self.lua, &load, &self.work.join(format!("wrk-{name}.txt")))?;
-        eprintln!(
-            "   {name:<10} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
-            measured.requests_per_sec(),
-            measured.p50_us as f64 / 1000.0,
-            measured.p99_us as f64 / 1000.0,
-            measured.errors()
-        );
+        measured.print(name);
         Ok(measured)
     }
 

@@ -35,6 +35,17 @@ pub struct Measured {
 }
 
 impl Measured {
+    /// One progress line on stderr: `name`, requests/s, p50, p99 and errors.
+    pub fn print(&self, name: &str) {
+        eprintln!(
+            "   {name:<14} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
+            self.requests_per_sec(),
+            self.p50_us as f64 / 1000.0,
+            self.p99_us as f64 / 1000.0,
+            self.errors()
+        );
+    }
+
     pub fn requests_per_sec(&self) -> f64 {
         self.requests as f64 / (self.duration_us.max(1) as f64 / 1e6)
     }

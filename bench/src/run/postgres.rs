@@ -217,13 +217,7 @@ impl Bench<'_> {
             });
         }
         let measured = total.context("no server")?;
-        eprintln!(
-            "   {name:<14} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
-            measured.requests_per_sec(),
-            measured.p50_us as f64 / 1000.0,
-            measured.p99_us as f64 / 1000.0,
-            measured.errors()
-        );
+        measured.print(name);
         Ok(measured)
     }
 
