@@ -261,6 +261,8 @@ async fn signed_out_visitors_are_sent_to_the_login_page() {
 async fn after_code_mode_shows_everyone_the_same_code_page_and_asks_names_after_the_code() {
     let app = spawn_app_with(|c| c.signup.ask_name = AskName::AfterCode).await;
     app.sign_up_after_code("known@example.com", "Known").await;
+    // Stopped, so the two pages cannot differ by a second that ticked in between.
+    app.clock.stop();
 
     let (known, stranger) = (browser(), browser());
     let known_page = app.start_sign_in(&known, "known@example.com").await;
