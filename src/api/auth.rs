@@ -109,7 +109,7 @@ pub async fn require(
     match session::authenticate(state, token).await? {
         Some(active) => {
             if active.renewed && presented.via_cookie {
-                cookies::set_session(jar, state, active.token.expose(), active.record.expires_at);
+                cookies::set_session(jar, state, active.token.expose());
             }
             Ok(active)
         }

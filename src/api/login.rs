@@ -121,8 +121,7 @@ impl LoginApi {
             }) if !named => return Err(LoginFailure::name_required()),
             Err(error) => return Err(error.into()),
         };
-        let expires_at = signed_in.session.expires_at;
-        cookies::set_session(jar, &state, signed_in.token.expose(), expires_at);
+        cookies::set_session(jar, &state, signed_in.token.expose());
         Ok(SignedInReply::Ok(Json(SignedIn::from(signed_in))))
     }
 

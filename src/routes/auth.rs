@@ -22,7 +22,7 @@ pub async fn check(state: Data<&Arc<AppState>>, req: &Request, jar: &CookieJar) 
     match session::authenticate(&state, &presented).await {
         Ok(Some(active)) => {
             if active.renewed && cookies::session_value(jar, &state).is_some() {
-                cookies::set_session(jar, &state, active.token.expose(), active.record.expires_at);
+                cookies::set_session(jar, &state, active.token.expose());
             }
             let record = &active.record;
             let name = match &record.last_name {

@@ -25,7 +25,7 @@ pub(super) async fn signed_in(
     match session::authenticate(state, &presented).await {
         Ok(Some(active)) => {
             if active.renewed {
-                cookies::set_session(jar, state, active.token.expose(), active.record.expires_at);
+                cookies::set_session(jar, state, active.token.expose());
             }
             Ok(active)
         }

@@ -153,12 +153,7 @@ pub async fn verify(
     };
     match result {
         Ok(Verified::SignedIn(signed_in)) => {
-            cookies::set_session(
-                jar,
-                &state,
-                signed_in.token.expose(),
-                signed_in.session.expires_at,
-            );
+            cookies::set_session(jar, &state, signed_in.token.expose());
             see_other(carry.next.as_deref().unwrap_or("/"))
         }
         Ok(Verified::NeedsName(info)) => {

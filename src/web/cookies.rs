@@ -21,10 +21,11 @@ fn base_cookie(state: &AppState, name: &str, value: &str) -> Cookie {
     cookie
 }
 
-pub fn set_session(jar: &CookieJar, state: &AppState, token: &str, expires_at: i64) {
+/// Sent when a session starts and when its expiry slides forward: both times it
+/// was just set to `session.ttl_secs` from now, and so is the cookie's.
+pub fn set_session(jar: &CookieJar, state: &AppState, token: &str) {
     let mut cookie = base_cookie(state, &state.cookies.session, token);
-    let max_age = (expires_at - state.clock.now()).max(0) as u64;
-    cookie.set_max_age(Duration::from_secs(max_age));
+    cookie.set_max_age(Duration::from_secs(state.config.session.ttl_secs.get()));
     jar.add(cookie);
 }
 
