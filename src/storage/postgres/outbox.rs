@@ -79,14 +79,18 @@ impl Postgres {
         .await
     }
 
-    pub async fn mark_mail_sent(&self, id: i64, now: i64) -> Result<(), StorageError> {
-        self.update_mail(
-            "mark mail sent",
-            "UPDATE outbox SET sent_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1",
-            id,
-            now,
-            None,
-        )
+    pub async fn mark_mails_sent(&self, ids: Vec<i64>, now: i64) -> Result<(), StorageError> {
+        self.guard("mark mail sent", async {
+            self.client()
+                .await?
+                .execute(
+                    "UPDATE outbox SET sent_at = $2, attempts = attempts + 1, last_error = NULL \
+                     WHERE id = ANY($1)",
+                    &[&ids, &now],
+                )
+                .await?;
+            Ok(())
+        })
         .await
     }
 
@@ -102,7 +106,7 @@ impl Postgres {
              WHERE id = $1",
             id,
             next_attempt_at,
-            Some(error),
+            error,
         )
         .await
     }
@@ -118,7 +122,7 @@ impl Postgres {
             "UPDATE outbox SET failed_at = $2, last_error = $3 WHERE id = $1",
             id,
             now,
-            Some(reason),
+            reason,
         )
         .await
     }
@@ -129,14 +133,11 @@ impl Postgres {
         sql: &'static str,
         id: i64,
         at: i64,
-        text: Option<String>,
+        text: String,
     ) -> Result<(), StorageError> {
         self.guard(what, async {
             let client = self.client().await?;
-            match &text {
-                Some(text) => client.execute(sql, &[&id, &at, text]).await?,
-                None => client.execute(sql, &[&id, &at]).await?,
-            };
+            client.execute(sql, &[&id, &at, &text]).await?;
             Ok(())
         })
         .await
