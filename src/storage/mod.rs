@@ -42,7 +42,6 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_session_activity.sql"),
     include_str!("../../migrations/0003_mail_language.sql"),
     include_str!("../../migrations/0004_email_lookup.sql"),
-    include_str!("../../migrations/0005_sessions_by_token.sql"),
 ];
 
 /// How long a claimed message is kept from other workers while it is being sent; a
@@ -515,31 +514,6 @@ mod tests {
             )
             .unwrap();
         assert_eq!((seen, agent), (100, None));
-        // Version 5 keyed the table by the token hash, with its indexes back.
-        let sql: String = conn
-            .query_row(
-                "SELECT sql FROM sqlite_master WHERE name = 'user_sessions'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert!(sql.ends_with("WITHOUT ROWID"), "{sql}");
-        let indexes: Vec<String> = conn
-            .prepare("SELECT name FROM pragma_index_list('user_sessions') ORDER BY name")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(
-            indexes,
-            [
-                "sqlite_autoindex_user_sessions_1",
-                "sqlite_autoindex_user_sessions_2",
-                "user_sessions_by_expiry",
-                "user_sessions_by_user"
-            ]
-        );
     }
 
     #[test]
