@@ -49,19 +49,6 @@ struct Inner {
     settings: MailSettings,
     metrics: Arc<Metrics>,
     wake: Notify,
-    sent: SentMarks,
-}
-
-/// Deliveries waiting to be recorded, written together: while one write is under
-/// way the sends that finish meanwhile queue up, and the next write takes them all.
-/// Each send still waits for its own record, so a message is marked sent moments
-/// after the server accepted it, and a busy queue costs one write per group rather
-/// than one per message.
-#[derive(Default)]
-struct SentMarks {
-    waiting: std::sync::Mutex<Vec<i64>>,
-    /// One write at a time; tokio's mutex is fair, so nobody waits forever.
-    writing: tokio::sync::Mutex<()>,
 }
 
 impl MailQueue {
@@ -83,7 +70,6 @@ impl MailQueue {
             settings,
             metrics,
             wake: Notify::new(),
-            sent: SentMarks::default(),
         };
         Self {
             inner: Arc::new(inner),
@@ -165,7 +151,7 @@ impl Inner {
             Ok(()) => {
                 tracing::info!(to = %to, message_id = %mail.message_id, "mail queue: code email sent");
                 self.metrics.code_sent();
-                self.mark_sent(mail.id).await;
+                self.record(self.storage.mark_mail_sent(mail.id, self.clock.now()).await);
             }
             Err(SendError::Transient(reason)) => {
                 let delay = backoff_secs(mail.attempts);
@@ -185,16 +171,6 @@ impl Inner {
                         .await,
                 );
             }
-        }
-    }
-
-    /// Returns once `id` is recorded as sent, by this call's write or another's.
-    async fn mark_sent(&self, id: i64) {
-        lock(&self.sent.waiting).push(id);
-        let _turn = self.sent.writing.lock().await;
-        let ids = std::mem::take(&mut *lock(&self.sent.waiting));
-        if !ids.is_empty() {
-            self.record(self.storage.mark_mails_sent(ids, self.clock.now()).await);
         }
     }
 
@@ -231,13 +207,6 @@ fn backoff_secs(attempts: u32) -> i64 {
         .unwrap_or(MAX_BACKOFF_SECS)
         .min(MAX_BACKOFF_SECS);
     base + rand::rng().random_range(0..=base / 4)
-}
-
-/// The list even if a thread panicked while holding it; it holds plain ids.
-fn lock(waiting: &std::sync::Mutex<Vec<i64>>) -> std::sync::MutexGuard<'_, Vec<i64>> {
-    waiting
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -167,8 +167,7 @@ dispatch! {
     fn claim_due_mail(&self, now: i64, limit: u32) -> Vec<QueuedMail>;
     /// When the next pending message is due, if any.
     fn next_mail_due(&self) -> Option<i64>;
-    /// Records several deliveries in one write.
-    fn mark_mails_sent(&self, ids: Vec<i64>, now: i64) -> ();
+    fn mark_mail_sent(&self, id: i64, now: i64) -> ();
     fn retry_mail_later(&self, id: i64, next_attempt_at: i64, error: String) -> ();
     /// Gives a message up for good: refused by the server, or its code has expired.
     fn give_up_mail(&self, id: i64, now: i64, reason: String) -> ();

@@ -86,15 +86,11 @@ impl Sqlite {
         .await
     }
 
-    pub async fn mark_mails_sent(&self, ids: Vec<i64>, now: i64) -> Result<(), StorageError> {
-        self.write("mark mail sent", move |tx| {
-            let mut sent = tx.prepare_cached(
-                "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
-            )?;
-            for id in ids {
-                sent.execute(params![id, now])?;
-            }
-            Ok(())
+    pub async fn mark_mail_sent(&self, id: i64, now: i64) -> Result<(), StorageError> {
+        self.write("mark mail sent", move |conn| {
+            conn.prepare_cached("UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1")?.execute(params![id, now],
+            )
+            .map(drop)
         })
         .await
     }

@@ -79,18 +79,14 @@ impl Postgres {
         .await
     }
 
-    pub async fn mark_mails_sent(&self, ids: Vec<i64>, now: i64) -> Result<(), StorageError> {
-        self.guard("mark mail sent", async {
-            self.client()
-                .await?
-                .execute(
-                    "UPDATE outbox SET sent_at = $2, attempts = attempts + 1, last_error = NULL \
-                     WHERE id = ANY($1)",
-                    &[&ids, &now],
-                )
-                .await?;
-            Ok(())
-        })
+    pub async fn mark_mail_sent(&self, id: i64, now: i64) -> Result<(), StorageError> {
+        self.update_mail(
+            "mark mail sent",
+            "UPDATE outbox SET sent_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1",
+            id,
+            now,
+            None,
+        )
         .await
     }
 
@@ -106,7 +102,7 @@ impl Postgres {
              WHERE id = $1",
             id,
             next_attempt_at,
-            error,
+            Some(error),
         )
         .await
     }
@@ -122,7 +118,7 @@ impl Postgres {
             "UPDATE outbox SET failed_at = $2, last_error = $3 WHERE id = $1",
             id,
             now,
-            reason,
+            Some(reason),
         )
         .await
     }
@@ -133,11 +129,14 @@ impl Postgres {
         sql: &'static str,
         id: i64,
         at: i64,
-        text: String,
+        text: Option<String>,
     ) -> Result<(), StorageError> {
         self.guard(what, async {
             let client = self.client().await?;
-            client.execute(sql, &[&id, &at, &text]).await?;
+            match &text {
+                Some(text) => client.execute(sql, &[&id, &at, text]).await?,
+                None => client.execute(sql, &[&id, &at]).await?,
+            };
             Ok(())
         })
         .await
