@@ -50,9 +50,11 @@ pub(super) fn full_for(
     now: i64,
 ) -> r2d2_sqlite::rusqlite::Result<Option<i64>> {
     let at: Option<i64> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT at FROM rate_events WHERE kind = ?1 AND subject = ?2 AND at > ?3 \
              ORDER BY at DESC LIMIT 1 OFFSET ?4",
+        )?
+        .query_row(
             params![kind, subject, now - WINDOW_SECS, i64::from(limit) - 1],
             |row| row.get(0),
         )
