@@ -16,8 +16,11 @@ pub(super) async fn full_for(
 ) -> anyhow::Result<Option<i64>> {
     let row = tx
         .query_opt(
-            "SELECT at FROM rate_events WHERE kind = $1 AND subject = $2 AND at > $3 \
+            &tx.prepare_cached(
+                "SELECT at FROM rate_events WHERE kind = $1 AND subject = $2 AND at > $3 \
              ORDER BY at DESC LIMIT 1 OFFSET $4",
+            )
+            .await?,
             &[
                 &kind,
                 &subject,
@@ -36,7 +39,8 @@ pub(super) async fn record(
     now: i64,
 ) -> anyhow::Result<()> {
     tx.execute(
-        "INSERT INTO rate_events (kind, subject, at) VALUES ($1, $2, $3)",
+        &tx.prepare_cached("INSERT INTO rate_events (kind, subject, at) VALUES ($1, $2, $3)")
+            .await?,
         &[&kind, &subject, &now],
     )
     .await?;
@@ -61,7 +65,10 @@ pub(super) async fn check_send(
     if is_resend {
         let last: Option<i64> = tx
             .query_one(
-                "SELECT max(at) FROM rate_events WHERE kind = $1 AND subject = $2",
+                &tx.prepare_cached(
+                    "SELECT max(at) FROM rate_events WHERE kind = $1 AND subject = $2",
+                )
+                .await?,
                 &[&SEND, &email],
             )
             .await?
