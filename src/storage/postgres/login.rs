@@ -29,9 +29,7 @@ async fn load(
     select: &str,
     id: &str,
 ) -> anyhow::Result<Option<ChallengeRow>> {
-    let row = db
-        .query_opt(&db.prepare_cached(select).await?, &[&id])
-        .await?;
+    let row = db.query_opt(select, &[&id]).await?;
     Ok(row.map(|row| ChallengeRow {
         email: EmailAddress::from_trusted(row.get(0)),
         browser_hash: row.get(1),
@@ -61,8 +59,7 @@ async fn find_user_id(
 ) -> anyhow::Result<Option<i64>> {
     let row = db
         .query_opt(
-            &db.prepare_cached("SELECT user_id FROM user_emails WHERE email = $1")
-                .await?,
+            "SELECT user_id FROM user_emails WHERE email = $1",
             &[&email.as_str()],
         )
         .await?;
@@ -92,16 +89,13 @@ async fn create_user(
 ) -> anyhow::Result<i64> {
     let user_id: i64 = tx
         .query_one(
-            &tx.prepare_cached("INSERT INTO users (created_at, first_name, last_name) VALUES ($1, $2, $3) RETURNING id").await?,
+            "INSERT INTO users (created_at, first_name, last_name) VALUES ($1, $2, $3) RETURNING id",
             &[&now, &name.first, &name.last],
         )
         .await?
         .get(0);
     tx.execute(
-        &tx.prepare_cached(
-            "INSERT INTO user_emails (email, user_id, created_at) VALUES ($1, $2, $3)",
-        )
-        .await?,
+        "INSERT INTO user_emails (email, user_id, created_at) VALUES ($1, $2, $3)",
         &[&email.as_str(), &user_id, &now],
     )
     .await?;
@@ -117,8 +111,7 @@ async fn sign_in(
     now: i64,
 ) -> anyhow::Result<SessionRecord> {
     tx.execute(
-        &tx.prepare_cached("UPDATE login_challenges SET finished_at = $2 WHERE id = $1")
-            .await?,
+        "UPDATE login_challenges SET finished_at = $2 WHERE id = $1",
         &[&challenge_id, &now],
     )
     .await?;
@@ -131,8 +124,7 @@ async fn sign_in(
 
 async fn delete_codes(tx: &Transaction<'_>, challenge_id: &str) -> anyhow::Result<()> {
     tx.execute(
-        &tx.prepare_cached("DELETE FROM login_codes WHERE challenge_id = $1")
-            .await?,
+        "DELETE FROM login_codes WHERE challenge_id = $1",
         &[&challenge_id],
     )
     .await?;
@@ -146,10 +138,7 @@ async fn insert_code(
     expires_at: i64,
 ) -> anyhow::Result<()> {
     tx.execute(
-        &tx.prepare_cached(
-            "INSERT INTO login_codes (challenge_id, code_hash, expires_at) VALUES ($1, $2, $3)",
-        )
-        .await?,
+        "INSERT INTO login_codes (challenge_id, code_hash, expires_at) VALUES ($1, $2, $3)",
         &[&id, &code_hash.to_hex(), &expires_at],
     )
     .await?;
@@ -193,8 +182,8 @@ impl Postgres {
                 return Ok(StartOutcome::Refused(refusal));
             }
             tx.execute(
-                &tx.prepare_cached("INSERT INTO login_challenges (id, email, browser_hash, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5)").await?,
+                "INSERT INTO login_challenges (id, email, browser_hash, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
                 &[
                     &new.id,
                     &new.email.as_str(),
@@ -300,7 +289,7 @@ impl Postgres {
             }
             insert_code(&tx, id, &code_hash, code_expires_at).await?;
             tx.execute(
-                &tx.prepare_cached("UPDATE login_challenges SET expires_at = greatest(expires_at, $2) WHERE id = $1").await?,
+                "UPDATE login_challenges SET expires_at = greatest(expires_at, $2) WHERE id = $1",
                 &[&id, &code_expires_at],
             )
             .await?;
@@ -338,10 +327,7 @@ async fn verify(tx: &Transaction<'_>, req: &VerifyRequest) -> anyhow::Result<Ver
     }
     let live: Vec<CodeHash> = tx
         .query(
-            &tx.prepare_cached(
-                "SELECT code_hash FROM login_codes WHERE challenge_id = $1 AND expires_at > $2",
-            )
-            .await?,
+            "SELECT code_hash FROM login_codes WHERE challenge_id = $1 AND expires_at > $2",
             &[&id, &req.now],
         )
         .await?
@@ -353,8 +339,7 @@ async fn verify(tx: &Transaction<'_>, req: &VerifyRequest) -> anyhow::Result<Ver
     }
     if !req.candidate.matches_any(&live) {
         tx.execute(
-            &tx.prepare_cached("UPDATE login_challenges SET attempts = attempts + 1 WHERE id = $1")
-                .await?,
+            "UPDATE login_challenges SET attempts = attempts + 1 WHERE id = $1",
             &[&id],
         )
         .await?;
@@ -370,10 +355,7 @@ async fn verify(tx: &Transaction<'_>, req: &VerifyRequest) -> anyhow::Result<Ver
         (None, Some(name)) => (create_user(tx, &row.email, name, req.now).await?, true),
         (None, None) if req.names_after_code => {
             tx.execute(
-                &tx.prepare_cached(
-                    "UPDATE login_challenges SET verified_at = $2, expires_at = $3 WHERE id = $1",
-                )
-                .await?,
+                "UPDATE login_challenges SET verified_at = $2, expires_at = $3 WHERE id = $1",
                 &[&id, &req.now, &(req.now + req.name_window_secs)],
             )
             .await?;

@@ -186,8 +186,7 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> anyhow::Result<()> {
 /// address, a client IP) until the transaction ends, across all instances.
 async fn lock(tx: &Transaction<'_>, scope: &str, key: &str) -> anyhow::Result<()> {
     tx.execute(
-        &tx.prepare_cached("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .await?,
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
         &[&format!("{scope}:{key}")],
     )
     .await?;

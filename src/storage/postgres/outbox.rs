@@ -11,8 +11,8 @@ use crate::domain::EmailAddress;
 
 pub(super) async fn insert(tx: &Transaction<'_>, mail: &NewMail, now: i64) -> anyhow::Result<()> {
     tx.execute(
-        &tx.prepare_cached("INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, next_attempt_at, language) \
-         VALUES ($1, $2, $3, $4, $5, $4, $6)").await?,
+        "INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, next_attempt_at, language) \
+         VALUES ($1, $2, $3, $4, $5, $4, $6)",
         &[
             &mail.recipient.as_str(),
             &mail.message_id,

@@ -16,11 +16,8 @@ pub(super) async fn full_for(
 ) -> anyhow::Result<Option<i64>> {
     let row = tx
         .query_opt(
-            &tx.prepare_cached(
-                "SELECT at FROM rate_events WHERE kind = $1 AND subject = $2 AND at > $3 \
+            "SELECT at FROM rate_events WHERE kind = $1 AND subject = $2 AND at > $3 \
              ORDER BY at DESC LIMIT 1 OFFSET $4",
-            )
-            .await?,
             &[
                 &kind,
                 &subject,
@@ -39,8 +36,7 @@ pub(super) async fn record(
     now: i64,
 ) -> anyhow::Result<()> {
     tx.execute(
-        &tx.prepare_cached("INSERT INTO rate_events (kind, subject, at) VALUES ($1, $2, $3)")
-            .await?,
+        "INSERT INTO rate_events (kind, subject, at) VALUES ($1, $2, $3)",
         &[&kind, &subject, &now],
     )
     .await?;
@@ -65,10 +61,7 @@ pub(super) async fn check_send(
     if is_resend {
         let last: Option<i64> = tx
             .query_one(
-                &tx.prepare_cached(
-                    "SELECT max(at) FROM rate_events WHERE kind = $1 AND subject = $2",
-                )
-                .await?,
+                "SELECT max(at) FROM rate_events WHERE kind = $1 AND subject = $2",
                 &[&SEND, &email],
             )
             .await?

@@ -22,13 +22,9 @@ pub(super) async fn insert(
 ) -> anyhow::Result<()> {
     client
         .execute(
-            &client
-                .prepare_cached(
-                    "INSERT INTO user_sessions \
+            "INSERT INTO user_sessions \
              (token_hash, user_id, created_at, public_id, expires_at, user_agent, last_seen_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $3)",
-                )
-                .await?,
             &[
                 &session.token_hash,
                 &user_id,
