@@ -44,6 +44,21 @@ impl Presented {
         }
     }
 
+    /// As `read`, for answers made ahead of the cookie jar (`web::hot`).
+    pub(crate) fn from_headers(req: &Request, state: &AppState) -> Self {
+        if let Some(token) = bearer_token(req) {
+            return Self {
+                token: Some(token),
+                via_cookie: false,
+            };
+        }
+        let cookie = cookies::session_from_headers(req, state).map(str::to_owned);
+        Self {
+            via_cookie: cookie.is_some(),
+            token: cookie,
+        }
+    }
+
     pub fn via_cookie(&self) -> bool {
         self.via_cookie
     }

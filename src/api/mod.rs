@@ -52,6 +52,8 @@ enum ApiTags {
 }
 
 /// The endpoint to nest at `/api`.
+pub(crate) use sessions::answer_current as answer_current_session;
+
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let service = OpenApiService::new(
         (login::LoginApi, sessions::SessionApi),
@@ -80,6 +82,17 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .around(move |ep, req| json_errors(ep, req, allow.clone()))
 }
 
+/// Answers carry tokens and personal data; only the documentation's script and
+/// stylesheet say otherwise.
+fn no_store(response: &mut Response) {
+    if !response.headers().contains_key(header::CACHE_CONTROL) {
+        let no_store = HeaderValue::from_static("no-store");
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, no_store);
+    }
+}
+
 /// Whether a request is for the API, whose refusals use the API's error shape.
 pub(crate) fn is_api_request(req: &Request) -> bool {
     let path = req.uri().path();
@@ -102,14 +115,7 @@ async fn json_errors<E: Endpoint>(
     };
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
-        // Answers carry tokens and personal data; only the documentation's script
-        // and stylesheet say otherwise.
-        if !response.headers().contains_key(header::CACHE_CONTROL) {
-            let no_store = HeaderValue::from_static("no-store");
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, no_store);
-        }
+        no_store(&mut response);
         return Ok(response);
     }
     let detail = response.into_body().into_string().await.unwrap_or_default();

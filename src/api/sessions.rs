@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use poem::http::{HeaderValue, header};
 use poem::web::Data;
 use poem::web::cookie::CookieJar;
+use poem::{IntoResponse, Request, Response};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
@@ -17,6 +19,28 @@ use crate::state::AppState;
 use crate::web::cookies;
 
 pub struct SessionApi;
+
+/// `GET /v1/session` as the operation below answers it, for `web::hot`, which
+/// answers it ahead of the router and the cookie jar.
+pub(crate) async fn answer_current(state: &AppState, req: &Request) -> Response {
+    let presented = Presented::from_headers(req, state);
+    let jar = CookieJar::default();
+    let mut response = match require(state, &jar, &presented).await {
+        Ok(active) => Current::Ok(Json(CurrentSession::from(&active.record))).into_response(),
+        Err(denied) => ReadFailure::from(denied).into_response(),
+    };
+    let headers = response.headers_mut();
+    // The jar started empty, so all it holds is what the answer sets.
+    jar.with_cookies(|set| {
+        for cookie in set {
+            if let Ok(value) = HeaderValue::from_str(&cookie.encoded().to_string()) {
+                headers.append(header::SET_COOKIE, value);
+            }
+        }
+    });
+    super::no_store(&mut response);
+    response
+}
 
 #[derive(ApiResponse)]
 enum Current {

@@ -1,29 +1,38 @@
 //! `/auth/check`: the forward-auth answer for reverse proxies (nginx `auth_request`,
 //! Caddy `forward_auth`, Traefik `ForwardAuth`).
+//!
+//! A `GET` is answered ahead of the app's middleware (`web::hot`).
 
 use std::sync::Arc;
 
 use poem::http::{HeaderValue, StatusCode, header};
-use poem::web::{Data, cookie::CookieJar};
+use poem::web::Data;
 use poem::{Request, Response, handler};
 
 use crate::session;
 use crate::state::AppState;
-use crate::web::{cookies, presented_token};
+use crate::web::{bearer_token, cookies};
+
+/// The same answer, for what `web::hot` leaves to the router (`HEAD`).
+#[handler]
+pub async fn check(state: Data<&Arc<AppState>>, req: &Request) -> Response {
+    respond(&state, req).await
+}
 
 /// 200 with the person's id, email and name in headers for a live session (cookie
-/// or bearer token), 401 otherwise. When the session's expiry moves forward the
-/// renewed cookie comes along, for proxies that pass `Set-Cookie` on.
-#[handler]
-pub async fn check(state: Data<&Arc<AppState>>, req: &Request, jar: &CookieJar) -> Response {
-    let Some(presented) = presented_token(req, jar, &state) else {
-        return answer(StatusCode::UNAUTHORIZED);
+/// or bearer token), 401 otherwise. When the session's expiry moves forward and
+/// it came as a cookie, the renewed cookie comes along, for proxies that pass
+/// `Set-Cookie` on.
+pub async fn respond(state: &AppState, req: &Request) -> Response {
+    let (presented, via_cookie) = match bearer_token(req) {
+        Some(token) => (token, false),
+        None => match cookies::session_from_headers(req, state) {
+            Some(token) => (token.to_owned(), true),
+            None => return answer(StatusCode::UNAUTHORIZED),
+        },
     };
-    match session::authenticate(&state, &presented).await {
+    match session::authenticate(state, &presented).await {
         Ok(Some(active)) => {
-            if active.renewed && cookies::session_value(jar, &state).is_some() {
-                cookies::set_session(jar, &state, active.token.expose());
-            }
             let record = &active.record;
             let name = match &record.last_name {
                 Some(last) => format!("{} {last}", record.first_name),
@@ -40,6 +49,12 @@ pub async fn check(state: Data<&Arc<AppState>>, req: &Request, jar: &CookieJar) 
             ] {
                 if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
                     headers.insert(key, value);
+                }
+            }
+            if active.renewed && via_cookie {
+                let cookie = cookies::session_cookie(state, active.token.expose());
+                if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+                    headers.append(header::SET_COOKIE, value);
                 }
             }
             response

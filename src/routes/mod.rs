@@ -5,10 +5,12 @@ mod auth;
 mod home;
 mod login;
 
+pub use auth::respond as check_session;
+
 use std::sync::Arc;
 
 use poem::endpoint::make_sync;
-use poem::http::{StatusCode, header};
+use poem::http::{HeaderName, HeaderValue, StatusCode, header};
 use poem::middleware::{CatchPanic, CookieJarManager, SetHeader};
 use poem::web::Data;
 use poem::{Endpoint, EndpointExt, Response, Route, get, handler, post};
@@ -24,6 +26,10 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
     let panic_state = state.clone();
     let metrics = state.metrics.clone();
     let headers = security_headers(&state.config.server);
+    let set_headers = headers.iter().fold(SetHeader::new(), |set, (name, value)| {
+        set.overriding(name.clone(), value.clone())
+    });
+    let hot_state = state.clone();
     Route::new()
         .at("/", get(home::home))
         .at("/logout", post(home::logout))
@@ -60,8 +66,9 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
                 ),
             )
         }))
-        .with(headers)
+        .with(set_headers)
         .with(web::observe::Observe::new(metrics))
+        .around(move |ep, req| web::hot::ahead(ep, req, hot_state.clone(), headers.clone()))
 }
 
 /// Only what the pages and Cloudflare's Turnstile widget need (Cloudflare documents
@@ -94,26 +101,31 @@ fn content_security_policy(server: &ServerConfig) -> String {
 }
 
 /// Set on every response, errors and 404s included.
-fn security_headers(server: &ServerConfig) -> SetHeader {
-    let headers = SetHeader::new()
-        .overriding(
-            header::CONTENT_SECURITY_POLICY,
-            content_security_policy(server),
-        )
-        .overriding(header::X_FRAME_OPTIONS, "DENY")
-        .overriding(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+fn security_headers(server: &ServerConfig) -> Arc<[(HeaderName, HeaderValue)]> {
+    let csp = HeaderValue::from_str(&content_security_policy(server))
+        .expect("the policy is built from validated host names");
+    let mut headers = vec![
+        (header::CONTENT_SECURITY_POLICY, csp),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
         // Not `no-referrer`: under it browsers send `Origin: null` with form POSTs,
         // which the Origin check must refuse. `strict-origin` keeps the real Origin
         // and never sends a path to another site.
-        .overriding(header::REFERRER_POLICY, "strict-origin");
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin"),
+        ),
+    ];
     if server.base_url.is_https() {
-        headers.overriding(
+        headers.push((
             header::STRICT_TRANSPORT_SECURITY,
-            "max-age=63072000; includeSubDomains",
-        )
-    } else {
-        headers
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        ));
     }
+    headers.into()
 }
 
 fn stylesheet() -> Response {

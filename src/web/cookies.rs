@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use poem::Request;
+use poem::http::header;
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
 
 use crate::domain::{RandomId, sha256_hex};
@@ -24,9 +26,14 @@ fn base_cookie(state: &AppState, name: &str, value: &str) -> Cookie {
 /// Sent when a session starts and when its expiry slides forward: both times it
 /// was just set to `session.ttl_secs` from now, and so is the cookie's.
 pub fn set_session(jar: &CookieJar, state: &AppState, token: &str) {
+    jar.add(session_cookie(state, token));
+}
+
+/// The session cookie `set_session` sends, for answers made without a jar.
+pub fn session_cookie(state: &AppState, token: &str) -> Cookie {
     let mut cookie = base_cookie(state, &state.cookies.session, token);
     cookie.set_max_age(Duration::from_secs(state.config.session.ttl_secs.get()));
-    jar.add(cookie);
+    cookie
 }
 
 /// Tells the browser to drop a cookie. It carries the same attributes as the
@@ -35,6 +42,19 @@ pub fn clear(jar: &CookieJar, state: &AppState, name: &str) {
     let mut cookie = base_cookie(state, name, "");
     cookie.set_max_age(Duration::ZERO);
     jar.add(cookie);
+}
+
+/// The session cookie read straight from the `Cookie` headers, for answers made
+/// ahead of the cookie jar: the first one of that name, as the jar takes it.
+pub fn session_from_headers<'a>(req: &'a Request, state: &AppState) -> Option<&'a str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == state.cookies.session)
+        .map(|(_, value)| value.trim())
 }
 
 pub fn session_value(jar: &CookieJar, state: &AppState) -> Option<String> {

@@ -3,6 +3,7 @@
 
 pub mod cookies;
 mod guard;
+pub mod hot;
 mod language;
 pub mod observe;
 
@@ -108,16 +109,6 @@ pub fn bearer_token(req: &Request) -> Option<String> {
         .and_then(|value| value.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim().to_owned())
-}
-
-/// The session token a request presents: a bearer token (API clients, backends)
-/// or else the session cookie (browsers).
-pub fn presented_token(
-    req: &Request,
-    jar: &poem::web::cookie::CookieJar,
-    state: &AppState,
-) -> Option<String> {
-    bearer_token(req).or_else(|| cookies::session_value(jar, state))
 }
 
 /// The client's address for rate limits and siteverify. `X-Forwarded-For` counts

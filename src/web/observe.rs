@@ -56,8 +56,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let started = Instant::now();
-        let request_id =
-            incoming_request_id(&req).unwrap_or_else(|| RandomId::generate().into_string());
+        let request_id = request_id(&req);
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let span = tracing::info_span!("request", request_id = %request_id);
@@ -85,9 +84,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                 latency_ms = elapsed.as_micros() as f64 / 1000.0,
                 "request"
             );
-            if let Ok(value) = HeaderValue::from_str(&request_id) {
-                response.headers_mut().insert(REQUEST_ID, value);
-            }
+            tag(&mut response, &request_id);
             Ok(response)
         }
         .instrument(span)
@@ -161,6 +158,18 @@ fn braced(pattern: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// The request's id: the one it came with, if usable, or a new one.
+pub fn request_id(req: &Request) -> String {
+    incoming_request_id(req).unwrap_or_else(|| RandomId::generate().into_string())
+}
+
+/// Hands the request's id back, so a client can quote it.
+pub fn tag(response: &mut Response, request_id: &str) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
 }
 
 /// A proxy's or client's id is kept so logs can be joined across services, but only

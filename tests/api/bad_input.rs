@@ -274,6 +274,8 @@ async fn every_response_carries_the_security_headers() {
         app.post_login(&person, "bad").await,
         app.get(&person, "/").await,
         app.get(&person, "/healthz").await,
+        app.get(&person, "/auth/check").await,
+        app.get(&person, "/api/v1/session").await,
     ];
     for response in responses {
         let h = response.headers();

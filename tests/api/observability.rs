@@ -75,6 +75,14 @@ async fn every_response_carries_a_request_id() {
                 .unwrap(),
         ),
         (
+            "forward auth",
+            client.get(app.url("/auth/check")).send().await.unwrap(),
+        ),
+        (
+            "API session",
+            client.get(app.url("/api/v1/session")).send().await.unwrap(),
+        ),
+        (
             "cross-origin refusal",
             client
                 .post(app.url("/login"))
@@ -93,7 +101,8 @@ async fn every_response_carries_a_request_id() {
         seen.push(id);
     }
     assert_eq!(answers[2].1.status(), StatusCode::NOT_FOUND);
-    assert_eq!(answers[4].1.status(), StatusCode::FORBIDDEN);
+    assert_eq!(answers[4].1.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(answers[6].1.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -219,6 +228,53 @@ async fn a_session_id_in_the_path_is_labelled_with_the_route_template() {
     );
     assert_eq!(sample(&text, &series), Some(1.0), "no {series} in:\n{text}");
     assert!(!text.contains(id), "the raw id is in the metrics:\n{text}");
+}
+
+#[tokio::test]
+async fn session_reads_are_counted_by_route_and_status_and_echo_the_request_id() {
+    let app = spawn_app().await;
+    let person = browser();
+    app.sign_up(&person, "counted@example.com", "Counted", "")
+        .await;
+    let stranger = reqwest::Client::new();
+    for path in ["/auth/check", "/api/v1/session"] {
+        assert_eq!(app.get(&person, path).await.status(), StatusCode::OK);
+        for _ in 0..2 {
+            let refused = stranger
+                .get(app.url(path))
+                .header(REQUEST_ID, "proxy-42")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{path}");
+            assert_eq!(request_id_of(&refused), "proxy-42", "{path}");
+        }
+    }
+    let head = stranger.head(app.url("/auth/check")).send().await.unwrap();
+    assert_eq!(
+        head.status(),
+        StatusCode::UNAUTHORIZED,
+        "HEAD takes the router"
+    );
+
+    let text = metrics_text(&app).await;
+    // The HEAD is timed with the GETs of its route.
+    for (path, timed) in [("/auth/check", 4.0), ("/api/v1/session", 3.0)] {
+        for (status, count) in [(200, 1.0), (401, 2.0)] {
+            let series = format!(
+                r#"doorcode_http_requests_total{{route="{path}",method="GET",status="{status}"}}"#
+            );
+            assert_eq!(sample(&text, &series), Some(count), "{series} in:\n{text}");
+        }
+        let latency = format!(r#"doorcode_http_request_duration_seconds_count{{route="{path}"}}"#);
+        assert_eq!(
+            sample(&text, &latency),
+            Some(timed),
+            "{latency} in:\n{text}"
+        );
+    }
+    let head = r#"doorcode_http_requests_total{route="/auth/check",method="HEAD",status="401"}"#;
+    assert_eq!(sample(&text, head), Some(1.0), "{head} in:\n{text}");
 }
 
 #[tokio::test]

@@ -54,6 +54,92 @@ async fn a_session_in_use_is_extended_once_half_its_life_is_gone() {
     );
 }
 
+/// `/auth/check` and `GET /api/v1/session` are answered on a path of their own
+/// (ahead of the pages' middleware); they renew and clear the cookie as `/` does.
+#[tokio::test]
+async fn session_reads_renew_a_cookie_they_were_sent_and_the_api_clears_a_dead_one() {
+    let app = spawn_app().await;
+    let person = browser();
+    let page = app.start_sign_in(&person, "reader@example.com").await;
+    let code = app.code_for("reader@example.com").await;
+    let signed_in = app
+        .verify(&person, &page, &code, Some(("Reader", "")))
+        .await;
+    let token = set_cookies(&signed_in)
+        .into_iter()
+        .find_map(|c| {
+            Some(
+                c.strip_prefix("doorcode_session=")?
+                    .split(';')
+                    .next()?
+                    .to_owned(),
+            )
+        })
+        .expect("session cookie");
+    let bearer_check = || {
+        reqwest::Client::new()
+            .get(app.url("/auth/check"))
+            .bearer_auth(&token)
+            .send()
+    };
+
+    app.clock.advance(TTL / 4);
+    for path in ["/auth/check", "/api/v1/session"] {
+        let early = app.get(&person, path).await;
+        assert_eq!(early.status(), StatusCode::OK, "{path}");
+        assert!(
+            set_cookies(&early).is_empty(),
+            "{path}: nothing to renew yet"
+        );
+    }
+
+    app.clock.advance(TTL / 2);
+    let by_bearer = bearer_check().await.unwrap();
+    assert_eq!(by_bearer.status(), StatusCode::OK);
+    assert!(
+        set_cookies(&by_bearer).is_empty(),
+        "a bearer token gets no cookie"
+    );
+    // The bearer check renewed the session; the browser's cookie renews on its next
+    // read once the session is half gone again.
+    app.clock.advance(TTL / 2 + 1);
+    for path in ["/auth/check", "/api/v1/session"] {
+        let renewed = app.get(&person, path).await;
+        assert_eq!(renewed.status(), StatusCode::OK, "{path}");
+        let cookie = set_cookies(&renewed)
+            .into_iter()
+            .find(|c| c.starts_with("doorcode_session="))
+            .unwrap_or_else(|| panic!("{path}: no renewed cookie"));
+        for part in [
+            format!("Max-Age={TTL}"),
+            "HttpOnly".into(),
+            "SameSite=Lax".into(),
+        ] {
+            assert!(
+                cookie.contains(&part),
+                "{path}: {part} missing from {cookie}"
+            );
+        }
+        app.clock.advance(TTL / 2 + 1);
+    }
+
+    app.clock.advance(TTL + 1);
+    let check = app.get(&person, "/auth/check").await;
+    assert_eq!(check.status(), StatusCode::UNAUTHORIZED);
+    let api = app.get(&person, "/api/v1/session").await;
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(api.headers()["www-authenticate"], "Bearer");
+    assert!(
+        set_cookies(&api)
+            .iter()
+            .any(|c| c.starts_with("doorcode_session=;") && c.contains("Max-Age=0")),
+        "the dead cookie is cleared: {:?}",
+        set_cookies(&api)
+    );
+    let body: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized");
+}
+
 #[tokio::test]
 async fn on_https_cookies_are_secure_and_host_prefixed() {
     let app = spawn_app_with(|c| {
