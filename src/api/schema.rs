@@ -1,6 +1,7 @@
 //! The API's request and response bodies, as the OpenAPI document shows them.
 
 use poem_openapi::Object;
+use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::text::Text;
@@ -52,7 +53,9 @@ pub struct ResendRequest {
     pub challenge_id: Text,
 }
 
-#[derive(Object, Debug)]
+/// `Serialize` too, for `GET /api/v1/session`'s answer, which is written straight
+/// from these types (`sessions::answer_current`); a test holds the two equal.
+#[derive(Object, Serialize, Debug)]
 #[oai(rename = "User")]
 pub struct User {
     pub id: i64,
@@ -94,16 +97,18 @@ impl From<FlowSignedIn> for SignedIn {
     }
 }
 
-#[derive(Object, Debug)]
+#[derive(Object, Serialize, Debug)]
 #[oai(rename = "Session")]
 pub struct Session {
     /// The session's public id (as in the sessions list), not its token.
     pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
 }
 
-#[derive(Object, Debug)]
+#[derive(Object, Serialize, Debug)]
 #[oai(rename = "CurrentSession")]
 pub struct CurrentSession {
     pub user: User,
@@ -146,6 +151,42 @@ impl SessionItem {
             created_at: timestamp(summary.created_at),
             last_seen_at: timestamp(summary.last_seen_at),
             user_agent: summary.user_agent,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::types::ToJSON;
+
+    use super::*;
+    use crate::domain::EmailAddress;
+
+    fn record(last_name: Option<&str>, created_at: i64) -> SessionRecord {
+        SessionRecord {
+            user_id: 42,
+            first_name: "Zoë \"Z\" <b>".into(),
+            last_name: last_name.map(str::to_owned),
+            email: EmailAddress::from_trusted("zoë@example.com".into()),
+            public_id: "0123456789abcdef0123456789abcdef".into(),
+            created_at,
+            expires_at: created_at + 2_592_000,
+            last_seen_at: created_at,
+        }
+    }
+
+    /// `GET /api/v1/session` is written with serde; the document and every other
+    /// answer go through poem-openapi. Both must give the same JSON.
+    #[test]
+    fn the_current_session_serializes_as_the_api_document_says() {
+        for record in [
+            record(Some("Ångström"), 1_795_000_000),
+            record(None, 0),
+            record(None, 1_795_000_000_123),
+        ] {
+            let current = CurrentSession::from(&record);
+            let by_serde = serde_json::to_value(&current).unwrap();
+            assert_eq!(Some(by_serde.clone()), current.to_json(), "{by_serde}");
         }
     }
 }
