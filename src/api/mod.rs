@@ -10,6 +10,8 @@ mod schema;
 mod sessions;
 mod text;
 
+pub(crate) use sessions::answer_current as answer_current_session;
+
 use std::sync::Arc;
 
 use poem::http::{HeaderValue, StatusCode, header};
@@ -52,8 +54,6 @@ enum ApiTags {
 }
 
 /// The endpoint to nest at `/api`.
-pub(crate) use sessions::answer_current as answer_current_session;
-
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let service = OpenApiService::new(
         (login::LoginApi, sessions::SessionApi),
