@@ -27,6 +27,20 @@ pub struct Presented {
 
 impl Presented {
     fn read(req: &Request) -> Self {
+        Self::bearer_or(req, || {
+            req.data::<Arc<AppState>>()
+                .and_then(|state| cookies::session_value(req.cookie(), state))
+        })
+    }
+
+    /// As `read`, for answers made ahead of the cookie jar (`web::hot`).
+    pub(crate) fn from_headers(req: &Request, state: &AppState) -> Self {
+        Self::bearer_or(req, || {
+            cookies::session_from_headers(req, state).map(str::to_owned)
+        })
+    }
+
+    fn bearer_or(req: &Request, cookie: impl FnOnce() -> Option<String>) -> Self {
         if let Some(token) = bearer_token(req) {
             // An explicit bearer token is the only credential considered, so a bad
             // one is refused rather than quietly replaced by a cookie.
@@ -35,24 +49,7 @@ impl Presented {
                 via_cookie: false,
             };
         }
-        let cookie = req
-            .data::<Arc<AppState>>()
-            .and_then(|state| cookies::session_value(req.cookie(), state));
-        Self {
-            via_cookie: cookie.is_some(),
-            token: cookie,
-        }
-    }
-
-    /// As `read`, for answers made ahead of the cookie jar (`web::hot`).
-    pub(crate) fn from_headers(req: &Request, state: &AppState) -> Self {
-        if let Some(token) = bearer_token(req) {
-            return Self {
-                token: Some(token),
-                via_cookie: false,
-            };
-        }
-        let cookie = cookies::session_from_headers(req, state).map(str::to_owned);
+        let cookie = cookie();
         Self {
             via_cookie: cookie.is_some(),
             token: cookie,

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use poem::http::{HeaderValue, header};
 use poem::web::Data;
 use poem::web::cookie::CookieJar;
 use poem::{IntoResponse, Request, Response};
@@ -26,25 +25,20 @@ pub(crate) async fn answer_current(state: &AppState, req: &Request) -> Response 
     let presented = Presented::from_headers(req, state);
     let jar = CookieJar::default();
     let mut response = match require(state, &jar, &presented).await {
-        // Written with serde rather than through poem-openapi's JSON value: the
-        // same JSON (a test holds them equal) for less work on the hot path.
-        Ok(active) => match serde_json::to_vec(&CurrentSession::from(&active.record)) {
-            Ok(body) => Response::builder()
-                .content_type("application/json; charset=utf-8")
-                .body(body),
-            Err(_) => Current::Ok(Json(CurrentSession::from(&active.record))).into_response(),
-        },
-        Err(denied) => ReadFailure::from(denied).into_response(),
-    };
-    let headers = response.headers_mut();
-    // The jar started empty, so all it holds is what the answer sets.
-    jar.with_cookies(|set| {
-        for cookie in set {
-            if let Ok(value) = HeaderValue::from_str(&cookie.encoded().to_string()) {
-                headers.append(header::SET_COOKIE, value);
+        Ok(active) => {
+            let current = CurrentSession::from(&active.record);
+            // Written with serde rather than through poem-openapi's JSON value: the
+            // same JSON (a test holds them equal) for less work on the hot path.
+            match serde_json::to_vec(&current) {
+                Ok(body) => Response::builder()
+                    .content_type("application/json; charset=utf-8")
+                    .body(body),
+                Err(_) => Current::Ok(Json(current)).into_response(),
             }
         }
-    });
+        Err(denied) => ReadFailure::from(denied).into_response(),
+    };
+    cookies::send(&jar, &mut response);
     super::no_store(&mut response);
     response
 }

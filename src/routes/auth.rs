@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::Data;
+use poem::web::cookie::CookieJar;
 use poem::{Request, Response, handler};
 
 use crate::session;
@@ -52,10 +53,9 @@ pub async fn respond(state: &AppState, req: &Request) -> Response {
                 }
             }
             if active.renewed && via_cookie {
-                let cookie = cookies::session_cookie(state, active.token.expose());
-                if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
-                    headers.append(header::SET_COOKIE, value);
-                }
+                let jar = CookieJar::default();
+                cookies::set_session(&jar, state, active.token.expose());
+                cookies::send(&jar, &mut response);
             }
             response
         }

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use poem::Request;
-use poem::http::header;
+use poem::http::{HeaderValue, header};
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
+use poem::{Request, Response};
 
 use crate::domain::{RandomId, sha256_hex};
 use crate::state::AppState;
@@ -26,14 +26,22 @@ fn base_cookie(state: &AppState, name: &str, value: &str) -> Cookie {
 /// Sent when a session starts and when its expiry slides forward: both times it
 /// was just set to `session.ttl_secs` from now, and so is the cookie's.
 pub fn set_session(jar: &CookieJar, state: &AppState, token: &str) {
-    jar.add(session_cookie(state, token));
-}
-
-/// The session cookie `set_session` sends, for answers made without a jar.
-pub fn session_cookie(state: &AppState, token: &str) -> Cookie {
     let mut cookie = base_cookie(state, &state.cookies.session, token);
     cookie.set_max_age(Duration::from_secs(state.config.session.ttl_secs.get()));
-    cookie
+    jar.add(cookie);
+}
+
+/// For answers made ahead of the cookie-jar middleware (`web::hot`): sends what
+/// `jar`, which started empty, was given, as that middleware would.
+pub fn send(jar: &CookieJar, response: &mut Response) {
+    let headers = response.headers_mut();
+    jar.with_cookies(|set| {
+        for cookie in set {
+            if let Ok(value) = HeaderValue::from_str(&cookie.encoded().to_string()) {
+                headers.append(header::SET_COOKIE, value);
+            }
+        }
+    });
 }
 
 /// Tells the browser to drop a cookie. It carries the same attributes as the

@@ -18,24 +18,26 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 use super::observe;
 use crate::state::AppState;
 
-/// The routes answered here; all other requests go to the app.
-const HOT: [&str; 2] = ["/auth/check", "/api/v1/session"];
+const CHECK: &str = "/auth/check";
+const SESSION: &str = "/api/v1/session";
 
-/// Answers a `GET` of a route in `HOT` itself, and hands every other request to `ep`.
+/// Answers a `GET` of `CHECK` or `SESSION` itself, and hands every other request
+/// to `ep`.
 pub async fn ahead<E: Endpoint>(
     ep: Arc<E>,
     req: Request,
     state: Arc<AppState>,
     security_headers: Arc<[(HeaderName, HeaderValue)]>,
 ) -> poem::Result<Response> {
-    let route = match HOT.iter().find(|route| **route == req.uri().path()) {
-        Some(route) if req.method() == Method::GET => *route,
+    let route = match (req.method(), req.uri().path()) {
+        (&Method::GET, CHECK) => CHECK,
+        (&Method::GET, SESSION) => SESSION,
         _ => return ep.call(req).await.map(IntoResponse::into_response),
     };
     let started = Instant::now();
     let request_id = observe::request_id(&req);
     let answer = async {
-        if route == HOT[0] {
+        if route == CHECK {
             crate::routes::check_session(&state, &req).await
         } else {
             crate::api::answer_current_session(&state, &req).await
