@@ -14,6 +14,7 @@ pub mod metrics;
 mod pages;
 pub mod redirect;
 mod routes;
+pub mod rules;
 pub mod session;
 pub mod startup;
 pub mod state;

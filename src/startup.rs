@@ -36,7 +36,7 @@ pub struct Application {
 impl Application {
     /// Opens the database, prepares mail and CAPTCHA, and binds the listening socket.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let storage = Storage::from_config(&config.database).await?;
+        let storage = Storage::open(&config.database.target()).await?;
         let secret = if config.security.secret_key.is_empty() {
             let path = config.database.path.with_file_name("secret.key");
             ServerSecret::load_or_create(&path)?

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use doorcode::storage::Storage;
+use doorcode::domain::TokenHash;
+use doorcode::storage::{Sqlite, Storage};
 use poem::http::StatusCode;
 use poem::listener::TcpListener;
 use poem::web::Data;
@@ -77,7 +78,7 @@ pub fn serve(
                 .context("cannot open the database")?;
             Lookup::Bare(pool)
         }
-        Via::Storage => Lookup::Storage(Storage::open(db)?),
+        Via::Storage => Lookup::Storage(Storage::Sqlite(Sqlite::open(db)?)),
     };
     let state = Arc::new(Ceiling {
         lookup,
@@ -118,7 +119,7 @@ async fn check(req: &Request, state: Data<&Arc<Ceiling>>) -> Response {
         Lookup::Storage(storage) => {
             let now = doorcode::clock::Clock::default().now();
             storage
-                .find_session(hash, now)
+                .find_session(TokenHash::from_stored(hash), now)
                 .await
                 .map(|found| found.map(|session| session.user_id))
                 .map_err(anyhow::Error::from)

@@ -75,7 +75,7 @@ impl LoginApi {
         // the right code.
         let new_user = !info.has_account && state.config.signup.ask_name == AskName::WithCode;
         Ok(Started::Ok(Json(Challenge {
-            challenge_id: info.id,
+            challenge_id: info.id.into_string(),
             new_user,
         })))
     }

@@ -120,7 +120,7 @@ impl From<&SessionRecord> for CurrentSession {
         Self {
             user: User::from(record),
             session: Session {
-                id: record.public_id.clone(),
+                id: record.public_id.to_string(),
                 created_at: timestamp(record.created_at),
                 expires_at: timestamp(record.expires_at),
             },
@@ -146,8 +146,8 @@ pub struct SessionItem {
 impl SessionItem {
     pub fn new(summary: SessionSummary, current_id: &str) -> Self {
         Self {
-            current: summary.public_id == current_id,
-            id: summary.public_id,
+            current: summary.public_id.as_str() == current_id,
+            id: summary.public_id.into_string(),
             created_at: timestamp(summary.created_at),
             last_seen_at: timestamp(summary.last_seen_at),
             user_agent: summary.user_agent,
@@ -160,7 +160,7 @@ mod tests {
     use poem_openapi::types::ToJSON;
 
     use super::*;
-    use crate::domain::EmailAddress;
+    use crate::domain::{EmailAddress, PublicSessionId};
 
     fn record(last_name: Option<&str>, created_at: i64) -> SessionRecord {
         SessionRecord {
@@ -168,7 +168,7 @@ mod tests {
             first_name: "Zoë \"Z\" <b>".into(),
             last_name: last_name.map(str::to_owned),
             email: EmailAddress::from_trusted("zoë@example.com".into()),
-            public_id: "0123456789abcdef0123456789abcdef".into(),
+            public_id: PublicSessionId::presented("0123456789abcdef0123456789abcdef"),
             created_at,
             expires_at: created_at + 2_592_000,
             last_seen_at: created_at,

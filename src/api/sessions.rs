@@ -13,6 +13,7 @@ use super::ApiTags;
 use super::auth::{Presented, require};
 use super::error::{EndFailure, ReadFailure, SignOutFailure};
 use super::schema::{CurrentSession, SessionItem};
+use crate::domain::PublicSessionId;
 use crate::session;
 use crate::state::AppState;
 use crate::web::cookies;
@@ -149,13 +150,13 @@ impl SessionApi {
         let user_id = active.record.user_id;
         if !state
             .storage
-            .delete_user_session(user_id, id.0.clone())
+            .delete_user_session(user_id, PublicSessionId::presented(&id.0))
             .await?
         {
             return Err(EndFailure::not_found());
         }
         tracing::info!(user_id, "ended a session from the API");
-        if id.0 == active.record.public_id && presented.via_cookie() {
+        if id.0 == active.record.public_id.as_str() && presented.via_cookie() {
             cookies::clear(jar, &state, &state.cookies.session);
         }
         Ok(Ended::Ok)

@@ -138,7 +138,7 @@ fn database_name(config: &Config) -> String {
 
 async fn database(config: &Config) -> Outcome {
     let overview = async {
-        let storage = Storage::from_config(&config.database).await?;
+        let storage = Storage::open(&config.database.target()).await?;
         storage.ping().await?;
         anyhow::Ok(storage.database_overview(Clock::default().now()).await?)
     };

@@ -255,7 +255,7 @@ async fn open_existing(config: &crate::config::DatabaseConfig) -> Result<Storage
             path.display()
         )));
     }
-    Ok(Storage::from_config(config).await?)
+    Ok(Storage::open(&config.target()).await?)
 }
 
 /// Log lines are formatted where they happen and written out in batches

@@ -65,6 +65,17 @@ pub struct DatabaseConfig {
     pub url: Secret,
 }
 
+impl DatabaseConfig {
+    /// PostgreSQL when `url` is set, the SQLite file at `path` otherwise.
+    pub fn target(&self) -> crate::storage::Database {
+        if self.url.is_empty() {
+            crate::storage::Database::Sqlite(self.path.clone())
+        } else {
+            crate::storage::Database::Postgres(self.url.expose().to_owned())
+        }
+    }
+}
+
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {

@@ -2,12 +2,14 @@
 
 mod code;
 mod email;
+mod keys;
 mod name;
 mod secret;
 mod token;
 
 pub use code::{CodeHash, LoginCode, LoginCodeError};
 pub use email::{EmailAddress, EmailError};
+pub use keys::{ChallengeId, PublicSessionId, TokenHash};
 pub use name::{NameError, PersonName};
 pub use secret::{SecretError, ServerSecret};
 pub use token::{RandomId, SessionToken, sha256_hex};

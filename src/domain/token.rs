@@ -39,8 +39,8 @@ impl SessionToken {
     }
 
     /// The `user_sessions.token_hash` value: hex SHA-256 of the cookie string.
-    pub fn hash(&self) -> String {
-        sha256_hex(&self.0)
+    pub fn hash(&self) -> super::TokenHash {
+        super::TokenHash::of(self)
     }
 }
 
@@ -94,8 +94,8 @@ mod tests {
             Some(token.clone())
         );
         assert_ne!(token, SessionToken::generate());
-        assert_eq!(token.hash(), sha256_hex(token.expose()));
-        assert_eq!(token.hash().len(), 64);
+        assert_eq!(token.hash().as_str(), sha256_hex(token.expose()));
+        assert_eq!(token.hash().as_str().len(), 64);
     }
 
     #[test]

@@ -283,7 +283,7 @@ mod tests {
     #[test]
     fn every_error_reads_in_every_language() {
         let info = ChallengeInfo {
-            id: "x".into(),
+            id: crate::domain::ChallengeId::presented("x"),
             email: crate::domain::EmailAddress::from_trusted("a@b.co".into()),
             has_account: false,
             expires_at: 0,

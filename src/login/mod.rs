@@ -9,13 +9,15 @@ use std::net::IpAddr;
 pub use error::{CodeProblem, LoginError, email_key, name_key};
 
 use crate::config::AskName;
-use crate::domain::{EmailAddress, LoginCode, PersonName, RandomId, SessionToken};
+use crate::domain::{
+    ChallengeId, EmailAddress, LoginCode, PersonName, PublicSessionId, RandomId, SessionToken,
+};
 use crate::i18n::Language;
 use crate::mail::seal_code;
 use crate::state::AppState;
 use crate::storage::{
-    ChallengeInfo, CompleteOutcome, Limits, NewChallenge, NewMail, NewSession, ResendOutcome,
-    ResendRequest, SessionRecord, StartOutcome, VerifyOutcome, VerifyRequest,
+    ChallengeInfo, CompleteOutcome, CompleteRequest, Limits, NewChallenge, NewMail, NewSession,
+    ResendOutcome, ResendRequest, SessionRecord, StartOutcome, VerifyOutcome, VerifyRequest,
 };
 
 /// A successful check of a code.
@@ -80,11 +82,11 @@ pub async fn start(
         turnstile.verify(captcha, Some(client_ip)).await?;
     }
     let now = state.clock.now();
-    let id = RandomId::generate().into_string();
+    let id = ChallengeId::generate();
     let code = LoginCode::generate();
     let expires_at = now + code_ttl(state);
     let new = NewChallenge {
-        code_hash: code.hash(&state.secret, &id),
+        code_hash: code.hash(&state.secret, id.as_str()),
         mail: MailParts::from(state, language).new_mail(&email, &code, expires_at),
         id,
         email,
@@ -137,12 +139,12 @@ pub async fn verify(
     let token = SessionToken::generate();
     let request = VerifyRequest {
         candidate: code.hash(&state.secret, challenge_id),
-        challenge_id: challenge_id.to_owned(),
+        challenge_id: ChallengeId::presented(challenge_id),
         browser_hash,
         name,
         names_after_code: state.config.signup.ask_name == AskName::AfterCode,
         max_attempts: state.config.code.max_attempts.get(),
-        failure_limit: state.config.rate_limit.failures_per_email_per_hour.get(),
+        limits: limits(state),
         session: new_session(state, &token, now, user_agent),
         name_window_secs: code_ttl(state),
         now,
@@ -204,14 +206,14 @@ pub async fn complete(
     let max_attempts = state.config.code.max_attempts.get();
     let outcome = state
         .storage
-        .complete_signup(
-            challenge_id.to_owned(),
+        .complete_signup(CompleteRequest {
+            challenge_id: ChallengeId::presented(challenge_id),
             browser_hash,
             name,
             session,
             max_attempts,
             now,
-        )
+        })
         .await?;
     match outcome {
         CompleteOutcome::SignedIn { session, new_user } => {
@@ -248,7 +250,7 @@ pub async fn resend(
         .storage
         .resend_code(
             ResendRequest {
-                challenge_id: challenge_id.to_owned(),
+                challenge_id: ChallengeId::presented(challenge_id),
                 browser_hash,
                 code_hash,
                 code_expires_at: expires_at,
@@ -281,7 +283,11 @@ async fn on_code_page(
     let max_attempts = state.config.code.max_attempts.get();
     match state
         .storage
-        .challenge_info(challenge_id.to_owned(), browser_hash, max_attempts)
+        .challenge_info(
+            ChallengeId::presented(challenge_id),
+            browser_hash,
+            max_attempts,
+        )
         .await
     {
         Ok(Ok(info)) => LoginError::OnCodePage { info, problem },
@@ -311,7 +317,7 @@ fn new_session(
     let ttl = i64::try_from(state.config.session.ttl_secs.get()).unwrap_or(i64::MAX / 4);
     NewSession {
         token_hash: token.hash(),
-        public_id: RandomId::generate().into_string(),
+        public_id: PublicSessionId::generate(),
         expires_at: now + ttl,
         // Kept for the sessions list only; cut so a huge header cannot bloat the row.
         user_agent: user_agent.map(|ua| ua.chars().filter(|c| !c.is_control()).take(512).collect()),

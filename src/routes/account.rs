@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::home::{render, signed_in};
-use crate::domain::PersonName;
+use crate::domain::{PersonName, PublicSessionId};
 use crate::i18n::Language;
 use crate::login::name_key;
 use crate::pages::FieldError;
@@ -102,7 +102,10 @@ pub async fn end_session(
     };
     match state
         .storage
-        .delete_user_session(active.record.user_id, form.session)
+        .delete_user_session(
+            active.record.user_id,
+            PublicSessionId::presented(&form.session),
+        )
         .await
     {
         Ok(true) => see_other("/?done=ended"),

@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::Context;
 use r2d2_sqlite::rusqlite::{Connection, params};
 
-use super::Storage;
+use super::Sqlite;
 use crate::domain::{RandomId, SessionToken};
 
 /// Creates the database at `path` (refusing one that already exists) with `count`
@@ -32,7 +32,7 @@ pub fn seed_bench_database(
         );
     }
     // Creates the file and applies the schema and every migration, as at start-up.
-    drop(Storage::open(path)?);
+    drop(Sqlite::open(path)?);
     let mut conn = Connection::open(path)
         .with_context(|| format!("cannot open the database {}", path.display()))?;
     // A throw-away database: losing it to a crash mid-seed costs a re-run, so skip
@@ -56,7 +56,7 @@ pub fn seed_bench_database(
             email.execute(params![format!("user{n}@bench.example"), id, now])?;
             let token = SessionToken::generate();
             session.execute(params![
-                token.hash(),
+                token.hash().as_str(),
                 id,
                 now,
                 RandomId::generate().as_str(),
@@ -100,7 +100,10 @@ pub async fn seed_bench_postgres(
             .map(|n| format!("user{n}@bench.example"))
             .collect();
         let sessions: Vec<SessionToken> = ids.iter().map(|_| SessionToken::generate()).collect();
-        let hashes: Vec<String> = sessions.iter().map(SessionToken::hash).collect();
+        let hashes: Vec<String> = sessions
+            .iter()
+            .map(|token| token.hash().as_str().to_owned())
+            .collect();
         let public_ids: Vec<String> = ids
             .iter()
             .map(|_| RandomId::generate().as_str().to_owned())

@@ -1,52 +1,35 @@
-//! All SQL lives here, behind named functions. Handlers and flows only see
-//! [`Storage`], which hands each call to one of two backends with the same tables:
-//! SQLite (the embedded default, one file; its SQL is in this folder's files) and
-//! PostgreSQL (for several instances sharing one database; `postgres/`).
+//! All SQL lives below here, behind named functions. Handlers and flows only see
+//! [`Storage`], whose methods (below, each written out) are the contract both
+//! backends keep:
 //!
-//! SQLite work runs on tokio's blocking pool, so it never blocks the executor.
+//! - `sqlite/`: the embedded default, one file;
+//! - `postgres/`: several instances sharing one database.
+//!
+//! What both share sits beside them: the rows they take and give (`records.rs`)
+//! and the sign-in's transactions (`signin.rs`), which ask [`crate::rules`] and
+//! leave each backend only its SQL. To add a storage call, add its method here,
+//! its row types to `records.rs`, and its SQL to each backend.
 
-mod admin;
 pub mod bench_seed;
-mod login;
-mod maintenance;
-mod outbox;
 mod postgres;
-mod rate;
-mod sessions;
+pub mod records;
+mod signin;
+mod sqlite;
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use r2d2_sqlite::SqliteConnectionManager;
-use r2d2_sqlite::rusqlite::{self, Connection, TransactionBehavior};
-use tokio::sync::Semaphore;
-
-pub use admin::{DatabaseOverview, DeletedUser, SessionOverview, UserOverview, UserRef};
-pub use login::{
-    ChallengeInfo, Closed, CompleteOutcome, NewChallenge, ResendOutcome, ResendRequest,
-    StartOutcome, VerifyOutcome, VerifyRequest,
-};
-pub use maintenance::Pruned;
-pub use outbox::{NewMail, QueuedMail};
 pub use postgres::{CopyReport, Postgres};
-pub use rate::{Limits, Refusal};
-pub use sessions::{NewSession, SessionRecord, SessionSummary};
+pub use records::{
+    ChallengeInfo, CompleteOutcome, CompleteRequest, DatabaseOverview, DeletedUser,
+    MAIL_LEASE_SECS, NewChallenge, NewMail, NewSession, Pruned, QueuedMail, ResendOutcome,
+    ResendRequest, SessionOverview, SessionRecord, SessionSummary, StartOutcome, UserOverview,
+    UserRef, VerifyOutcome, VerifyRequest,
+};
+pub use sqlite::Sqlite;
 
-use crate::domain::{EmailAddress, PersonName};
-
-/// Schema steps; index + 1 is the `user_version` a step leaves behind.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../schema.sql"),
-    include_str!("../../migrations/0002_session_activity.sql"),
-    include_str!("../../migrations/0003_mail_language.sql"),
-    include_str!("../../migrations/0004_email_lookup.sql"),
-];
-
-/// How long a claimed message is kept from other workers while it is being sent; a
-/// worker that dies mid-send leaves it to be retried after this.
-pub const MAIL_LEASE_SECS: i64 = 60;
+use crate::domain::{ChallengeId, EmailAddress, PersonName, PublicSessionId, TokenHash};
+pub use crate::rules::{Closed, Limits, Refusal};
 
 /// The database could not do what was asked: unreachable, read-only, full, corrupt.
 /// The detail is for the log; people see a 503.
@@ -54,40 +37,39 @@ pub const MAIL_LEASE_SECS: i64 = 60;
 #[error("database: {0:#}")]
 pub struct StorageError(#[from] anyhow::Error);
 
-/// The database, whichever backend holds it.
-#[derive(Clone)]
-pub struct Storage {
-    backend: Backend,
+/// Where the database is: a SQLite file, or a PostgreSQL server.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    /// A `postgres://` URL, which may carry a password.
+    Postgres(String),
 }
 
+/// Never prints a PostgreSQL URL, which may hold a password.
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Database::Postgres(_) => f.write_str("Postgres([redacted])"),
+        }
+    }
+}
+
+/// The database, whichever backend holds it.
 #[derive(Clone)]
-enum Backend {
+pub enum Storage {
     Sqlite(Sqlite),
     Postgres(Postgres),
 }
 
 impl Storage {
-    /// Opens (creating if needed) the SQLite file and brings its schema up to date.
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
-        Ok(Self {
-            backend: Backend::Sqlite(Sqlite::open(path)?),
+    /// Opens the database (creating a SQLite file if needed) and brings its schema
+    /// up to date.
+    pub async fn open(database: &Database) -> anyhow::Result<Self> {
+        Ok(match database {
+            Database::Sqlite(path) => Self::Sqlite(Sqlite::open(path)?),
+            Database::Postgres(url) => Self::Postgres(Postgres::connect(url).await?),
         })
-    }
-
-    /// Connects to PostgreSQL and brings its schema up to date.
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        Ok(Self {
-            backend: Backend::Postgres(Postgres::connect(url).await?),
-        })
-    }
-
-    /// The backend `database.url` (PostgreSQL, when set) or `database.path` names.
-    pub async fn from_config(config: &crate::config::DatabaseConfig) -> anyhow::Result<Self> {
-        if config.url.is_empty() {
-            Self::open(&config.path)
-        } else {
-            Self::connect(config.url.expose()).await
-        }
     }
 
     /// Copies users, addresses, live sessions, sign-ins in progress and pending mail
@@ -105,427 +87,298 @@ impl Storage {
 
     /// "sqlite" or "postgres", for logs.
     pub fn backend_name(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite(_) => "sqlite",
-            Backend::Postgres(_) => "postgres",
+        match self {
+            Storage::Sqlite(_) => "sqlite",
+            Storage::Postgres(_) => "postgres",
         }
     }
-}
 
-/// Each public call, handed to the backend that holds the database. Both backends
-/// have a method of the same name and signature.
-macro_rules! dispatch {
-    ($( $(#[$meta:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty; )*) => {
-        impl Storage {
-            $(
-                $(#[$meta])*
-                pub async fn $name(&self $(, $arg: $ty)*) -> Result<$ret, StorageError> {
-                    match &self.backend {
-                        Backend::Sqlite(db) => db.$name($($arg),*).await,
-                        Backend::Postgres(db) => db.$name($($arg),*).await,
-                    }
-                }
-            )*
-        }
-    };
-}
-
-dispatch! {
     /// Answers when the database can be read.
-    fn ping(&self) -> ();
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.ping().await,
+            Storage::Postgres(db) => db.ping().await,
+        }
+    }
+
+    // Sign-ins: each call is one transaction of `signin.rs`.
 
     /// The sign-in as its code page shows it, if it is still open in this browser.
-    fn challenge_info(&self, id: String, browser_hash: Option<String>, max_attempts: u32)
-        -> Result<ChallengeInfo, Closed>;
-    /// Checks the limits, then stores the sign-in, its first code and its email in one
-    /// transaction.
-    fn start_challenge(&self, new: NewChallenge, limits: Limits, max_attempts: u32, now: i64)
-        -> StartOutcome;
-    /// Checks a code against every live code of the sign-in.
-    fn verify_code(&self, req: VerifyRequest) -> VerifyOutcome;
-    /// Finishes a sign-up whose code was right.
-    fn complete_signup(&self, challenge_id: String, browser_hash: Option<String>,
-        name: PersonName, session: NewSession, max_attempts: u32, now: i64) -> CompleteOutcome;
-    /// Adds a fresh code to a live sign-in; earlier codes stay valid until they expire.
-    fn resend_code(&self, req: ResendRequest,
-        mail_for: impl FnOnce(&EmailAddress) -> NewMail + Send + 'static) -> ResendOutcome;
+    pub async fn challenge_info(
+        &self,
+        id: ChallengeId,
+        browser_hash: Option<String>,
+        max_attempts: u32,
+    ) -> Result<Result<ChallengeInfo, Closed>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.challenge_info(id, browser_hash, max_attempts).await,
+            Storage::Postgres(db) => db.challenge_info(id, browser_hash, max_attempts).await,
+        }
+    }
 
-    fn find_session(&self, token_hash: String, now: i64) -> Option<SessionRecord>;
-    /// Records that a session was used, and moves its expiry forward.
-    fn touch_session(&self, token_hash: String, last_seen_at: i64, expires_at: i64) -> ();
+    /// Checks the limits, then stores the sign-in, its first code and its email.
+    pub async fn start_challenge(
+        &self,
+        new: NewChallenge,
+        limits: Limits,
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<StartOutcome, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.start_challenge(new, limits, max_attempts, now).await,
+            Storage::Postgres(db) => db.start_challenge(new, limits, max_attempts, now).await,
+        }
+    }
+
+    /// Checks a code against every live code of the sign-in.
+    pub async fn verify_code(&self, req: VerifyRequest) -> Result<VerifyOutcome, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.verify_code(req).await,
+            Storage::Postgres(db) => db.verify_code(req).await,
+        }
+    }
+
+    /// Finishes a sign-up whose code was right.
+    pub async fn complete_signup(
+        &self,
+        req: CompleteRequest,
+    ) -> Result<CompleteOutcome, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.complete_signup(req).await,
+            Storage::Postgres(db) => db.complete_signup(req).await,
+        }
+    }
+
+    /// Adds a fresh code to a live sign-in; earlier codes stay valid until they
+    /// expire. `mail_for` makes its message once the recipient is known.
+    pub async fn resend_code(
+        &self,
+        req: ResendRequest,
+        mail_for: impl FnOnce(&EmailAddress) -> NewMail + Send + 'static,
+    ) -> Result<ResendOutcome, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.resend_code(req, mail_for).await,
+            Storage::Postgres(db) => db.resend_code(req, mail_for).await,
+        }
+    }
+
+    // Sessions.
+
+    /// The live session with this token hash and its person; an expired one is
+    /// never returned, pruned or not.
+    pub async fn find_session(
+        &self,
+        token_hash: TokenHash,
+        now: i64,
+    ) -> Result<Option<SessionRecord>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.find_session(token_hash, now).await,
+            Storage::Postgres(db) => db.find_session(token_hash, now).await,
+        }
+    }
+
+    /// Records that a session was used, and moves its expiry forward (never back).
+    pub async fn touch_session(
+        &self,
+        token_hash: TokenHash,
+        last_seen_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.touch_session(token_hash, last_seen_at, expires_at).await,
+            Storage::Postgres(db) => db.touch_session(token_hash, last_seen_at, expires_at).await,
+        }
+    }
+
     /// A person's live sessions, most recently used first.
-    fn list_sessions(&self, user_id: i64, now: i64) -> Vec<SessionSummary>;
+    pub async fn list_sessions(
+        &self,
+        user_id: i64,
+        now: i64,
+    ) -> Result<Vec<SessionSummary>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.list_sessions(user_id, now).await,
+            Storage::Postgres(db) => db.list_sessions(user_id, now).await,
+        }
+    }
+
     /// Ends one of `user_id`'s sessions by its public id; false if it is not theirs.
-    fn delete_user_session(&self, user_id: i64, public_id: String) -> bool;
+    pub async fn delete_user_session(
+        &self,
+        user_id: i64,
+        public_id: PublicSessionId,
+    ) -> Result<bool, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.delete_user_session(user_id, public_id).await,
+            Storage::Postgres(db) => db.delete_user_session(user_id, public_id).await,
+        }
+    }
+
     /// Ends every session of `user_id` but the one with `keep_token_hash`.
-    fn delete_other_sessions(&self, user_id: i64, keep_token_hash: String) -> usize;
-    fn rename_user(&self, user_id: i64, name: PersonName) -> ();
-    fn delete_session(&self, token_hash: String) -> bool;
+    pub async fn delete_other_sessions(
+        &self,
+        user_id: i64,
+        keep_token_hash: TokenHash,
+    ) -> Result<usize, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.delete_other_sessions(user_id, keep_token_hash).await,
+            Storage::Postgres(db) => db.delete_other_sessions(user_id, keep_token_hash).await,
+        }
+    }
+
+    /// Ends the session with this token hash; false if there was none.
+    pub async fn delete_session(&self, token_hash: TokenHash) -> Result<bool, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.delete_session(token_hash).await,
+            Storage::Postgres(db) => db.delete_session(token_hash).await,
+        }
+    }
+
+    pub async fn rename_user(&self, user_id: i64, name: PersonName) -> Result<(), StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.rename_user(user_id, name).await,
+            Storage::Postgres(db) => db.rename_user(user_id, name).await,
+        }
+    }
+
+    // The mail queue.
 
     /// Claims up to `limit` messages due now, oldest first, for this worker alone:
     /// they are hidden from other workers for [`MAIL_LEASE_SECS`].
-    fn claim_due_mail(&self, now: i64, limit: u32) -> Vec<QueuedMail>;
+    pub async fn claim_due_mail(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.claim_due_mail(now, limit).await,
+            Storage::Postgres(db) => db.claim_due_mail(now, limit).await,
+        }
+    }
+
     /// When the next pending message is due, if any.
-    fn next_mail_due(&self) -> Option<i64>;
-    fn mark_mail_sent(&self, id: i64, now: i64) -> ();
-    fn retry_mail_later(&self, id: i64, next_attempt_at: i64, error: String) -> ();
+    pub async fn next_mail_due(&self) -> Result<Option<i64>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.next_mail_due().await,
+            Storage::Postgres(db) => db.next_mail_due().await,
+        }
+    }
+
+    pub async fn mark_mail_sent(&self, id: i64, now: i64) -> Result<(), StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.mark_mail_sent(id, now).await,
+            Storage::Postgres(db) => db.mark_mail_sent(id, now).await,
+        }
+    }
+
+    pub async fn retry_mail_later(
+        &self,
+        id: i64,
+        next_attempt_at: i64,
+        error: String,
+    ) -> Result<(), StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.retry_mail_later(id, next_attempt_at, error).await,
+            Storage::Postgres(db) => db.retry_mail_later(id, next_attempt_at, error).await,
+        }
+    }
+
     /// Gives a message up for good: refused by the server, or its code has expired.
-    fn give_up_mail(&self, id: i64, now: i64, reason: String) -> ();
+    pub async fn give_up_mail(
+        &self,
+        id: i64,
+        now: i64,
+        reason: String,
+    ) -> Result<(), StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.give_up_mail(id, now, reason).await,
+            Storage::Postgres(db) => db.give_up_mail(id, now, reason).await,
+        }
+    }
+
     /// Messages waiting to be sent.
-    fn mail_queue_depth(&self) -> u64;
+    pub async fn mail_queue_depth(&self) -> Result<u64, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.mail_queue_depth().await,
+            Storage::Postgres(db) => db.mail_queue_depth().await,
+        }
+    }
+
+    // Housekeeping.
 
     /// Deletes expired and spent rows; safe to run on several instances at once.
-    fn prune(&self, now: i64) -> Pruned;
+    pub async fn prune(&self, now: i64) -> Result<Pruned, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.prune(now).await,
+            Storage::Postgres(db) => db.prune(now).await,
+        }
+    }
 
-    fn database_overview(&self, now: i64) -> DatabaseOverview;
+    // The operator's command line.
+
+    pub async fn database_overview(&self, now: i64) -> Result<DatabaseOverview, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.database_overview(now).await,
+            Storage::Postgres(db) => db.database_overview(now).await,
+        }
+    }
+
     /// Every user, by id.
-    fn list_users(&self, now: i64) -> Vec<UserOverview>;
-    fn find_user(&self, who: UserRef, now: i64) -> Option<UserOverview>;
+    pub async fn list_users(&self, now: i64) -> Result<Vec<UserOverview>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.list_users(now).await,
+            Storage::Postgres(db) => db.list_users(now).await,
+        }
+    }
+
+    pub async fn find_user(
+        &self,
+        who: UserRef,
+        now: i64,
+    ) -> Result<Option<UserOverview>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.find_user(who, now).await,
+            Storage::Postgres(db) => db.find_user(who, now).await,
+        }
+    }
+
     /// Live sessions, most recently used first; only `user_id`'s when given.
-    fn list_live_sessions(&self, user_id: Option<i64>, now: i64) -> Vec<SessionOverview>;
+    pub async fn list_live_sessions(
+        &self,
+        user_id: Option<i64>,
+        now: i64,
+    ) -> Result<Vec<SessionOverview>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.list_live_sessions(user_id, now).await,
+            Storage::Postgres(db) => db.list_live_sessions(user_id, now).await,
+        }
+    }
+
     /// Deletes the user and every row that points at them, in one transaction.
-    fn delete_user(&self, who: UserRef, now: i64) -> Option<DeletedUser>;
+    pub async fn delete_user(
+        &self,
+        who: UserRef,
+        now: i64,
+    ) -> Result<Option<DeletedUser>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.delete_user(who, now).await,
+            Storage::Postgres(db) => db.delete_user(who, now).await,
+        }
+    }
+
     /// Ends every session of `user_id`; how many of them were live.
-    fn revoke_user_sessions(&self, user_id: i64, now: i64) -> u64;
+    pub async fn revoke_user_sessions(&self, user_id: i64, now: i64) -> Result<u64, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.revoke_user_sessions(user_id, now).await,
+            Storage::Postgres(db) => db.revoke_user_sessions(user_id, now).await,
+        }
+    }
+
     /// Ends every session of everyone; how many of them were live.
-    fn revoke_all_sessions(&self, now: i64) -> u64;
-}
-
-/// The embedded backend: one SQLite file. Reads share a small pool; writes go
-/// through a pool of one connection, so writers queue here, woken in turn, instead
-/// of sleeping in SQLite's busy handler (whose back-off made slow tails). WAL lets
-/// the readers go on beside the writer.
-#[derive(Clone)]
-pub struct Sqlite {
-    readers: Gated,
-    writer: Gated,
-    /// For the session check, the one read on every request of every app.
-    inline: Arc<InlineReaders>,
-}
-
-/// A pool and as many permits as it has connections. A call waits for a permit
-/// before it takes a blocking thread, so a queue of writers never holds the
-/// threads that readers need, and no thread sits blocked on the pool.
-#[derive(Clone)]
-struct Gated {
-    pool: Pool,
-    permits: Arc<Semaphore>,
-}
-
-impl Gated {
-    fn new(pool: Pool, size: u32) -> Self {
-        Self {
-            pool,
-            permits: Arc::new(Semaphore::new(size as usize)),
+    pub async fn revoke_all_sessions(&self, now: i64) -> Result<u64, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.revoke_all_sessions(now).await,
+            Storage::Postgres(db) => db.revoke_all_sessions(now).await,
         }
-    }
-}
-
-type Pool = r2d2::Pool<SqliteConnectionManager>;
-
-/// Connections for a read of a few microseconds (one indexed lookup), made right on
-/// the calling thread. Handing such a read to a blocking thread and back costs more
-/// than the read. There is one connection per core, so a task that finds none
-/// free (never, while each core runs one task at a time) takes the blocking path;
-/// so does a read that meets a lock, as these connections never wait for one.
-struct InlineReaders {
-    slots: Vec<std::sync::Mutex<Connection>>,
-}
-
-impl InlineReaders {
-    fn open(manager: &SqliteConnectionManager) -> anyhow::Result<Self> {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let slots = (0..cores)
-            .map(|_| {
-                let conn = r2d2::ManageConnection::connect(manager)?;
-                conn.busy_timeout(Duration::ZERO)?;
-                // Session checks read all over the sessions and users: 2 MB each.
-                conn.pragma_update(None, "cache_size", -2048)?;
-                Ok(std::sync::Mutex::new(conn))
-            })
-            .collect::<anyhow::Result<_>>()?;
-        Ok(Self { slots })
-    }
-
-    /// `work`'s answer, or None when no connection was free or the database was
-    /// locked: then the caller goes the blocking way.
-    fn try_run<T>(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Option<T> {
-        let mut conn = self.slots.iter().find_map(|slot| slot.try_lock().ok())?;
-        work(&mut conn).ok()
-    }
-}
-
-/// Readers for the pages' and the mail worker's reads; session checks have their
-/// own connections (`InlineReaders`).
-const READERS: u32 = 2;
-
-impl Sqlite {
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create the folder {}", parent.display()))?;
-        }
-        if path.exists() {
-            check_existing(path)?;
-        }
-        let manager = || {
-            SqliteConnectionManager::file(path).with_init(|conn| {
-                // Per-connection settings only, none of which takes a lock.
-                // busy_timeout makes a connection wait for another process's writer
-                // (such as `doorcode users delete`) instead of failing at once.
-                conn.busy_timeout(Duration::from_secs(5))?;
-                // Room for every statement doorcode runs, so none is parsed twice.
-                conn.set_prepared_statement_cache_capacity(64);
-                // 1 MB of pages: the writer's and the readers' hot pages are few
-                // (the newest rows of a handful of tables).
-                conn.pragma_update(None, "cache_size", -1024)?;
-                conn.pragma_update(None, "synchronous", "NORMAL")?;
-                conn.pragma_update(None, "foreign_keys", "ON")
-            })
-        };
-        let pool = |size: u32| {
-            r2d2::Pool::builder()
-                .max_size(size)
-                .min_idle(Some(1))
-                .connection_timeout(Duration::from_secs(5))
-                .build(manager())
-                .with_context(|| format!("cannot open the database {}", path.display()))
-        };
-        let writer = pool(1)?;
-        {
-            let mut conn = writer.get()?;
-            use_wal(&conn).with_context(|| format!("cannot switch {} to WAL", path.display()))?;
-            migrate(&mut conn).with_context(|| format!("cannot migrate {}", path.display()))?;
-        }
-        Ok(Self {
-            readers: Gated::new(pool(READERS)?, READERS),
-            writer: Gated::new(writer, 1),
-            inline: Arc::new(InlineReaders::open(&manager())?),
-        })
-    }
-
-    /// Runs `work` with a connection of `gated` on the blocking pool.
-    async fn with<T, F>(gated: &Gated, what: &'static str, work: F) -> Result<T, StorageError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
-    {
-        let _permit = gated
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| StorageError(e.into()))?;
-        let pool = gated.pool.clone();
-        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<T> {
-            let mut conn = pool.get().context("no database connection")?;
-            Ok(work(&mut conn)?)
-        })
-        .await
-        .context("database task failed")
-        .and_then(|inner| inner);
-        result.with_context(|| what).map_err(StorageError)
-    }
-
-    /// Runs `work`, which only reads, with a reader connection.
-    async fn run<T, F>(&self, what: &'static str, work: F) -> Result<T, StorageError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
-    {
-        Self::with(&self.readers, what, work).await
-    }
-
-    /// Runs `work` inside one write transaction on the writer connection, taken up
-    /// front (`BEGIN IMMEDIATE`) so that check-then-write sequences cannot
-    /// interleave with another process's writer.
-    async fn write<T, F>(&self, what: &'static str, work: F) -> Result<T, StorageError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
-    {
-        Self::with(&self.writer, what, move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = work(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        })
-        .await
-    }
-
-    async fn ping(&self) -> Result<(), StorageError> {
-        self.run("health check", |conn| {
-            conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
-        })
-        .await
-    }
-}
-
-/// Looks at an existing file read-only before anything writes to it, so a file that
-/// is not doorcode's database is refused and left exactly as it was.
-fn check_existing(path: &Path) -> anyhow::Result<()> {
-    use rusqlite::OpenFlags;
-    let untouched = || format!("{} was left untouched", path.display());
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .with_context(|| format!("cannot open the database {}", path.display()))?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
-        .with_context(|| {
-            format!(
-                "{} is not a SQLite database or is corrupted; {}",
-                path.display(),
-                untouched()
-            )
-        })?;
-    let version: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if version == 0 && !tables.is_empty() {
-        anyhow::bail!(
-            "{} holds another application's tables ({}), not doorcode's; {}",
-            path.display(),
-            tables.join(", "),
-            untouched()
-        );
-    }
-    Ok(())
-}
-
-/// WAL lets readers run beside the one writer. The mode is stored in the file, so it
-/// is set once, and only when it is not set yet: switching takes a lock that would
-/// make a second process opening a live database fail.
-fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-    }
-    Ok(())
-}
-
-fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let version: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if version > MIGRATIONS.len() {
-        anyhow::bail!(
-            "the database is at schema version {version}, newer than this doorcode knows ({}); \
-             run a newer doorcode",
-            MIGRATIONS.len()
-        );
-    }
-    for (index, step) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(step)?;
-        tx.pragma_update(None, "user_version", index + 1)?;
-        tx.commit()?;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sqlite(storage: &Storage) -> &Sqlite {
-        match &storage.backend {
-            Backend::Sqlite(db) => db,
-            Backend::Postgres(_) => unreachable!(),
-        }
-    }
-
-    #[test]
-    fn migrating_twice_changes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nested/doorcode.db");
-        drop(Storage::open(&path).unwrap());
-        let storage = Storage::open(&path).unwrap();
-        let conn = sqlite(&storage).readers.pool.get().unwrap();
-        let version: usize = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, MIGRATIONS.len());
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-        let fk: i64 = conn
-            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(fk, 1);
-    }
-
-    #[test]
-    fn a_file_that_is_not_a_doorcode_database_is_refused_and_left_untouched() {
-        let dir = tempfile::tempdir().unwrap();
-        let garbage = dir.path().join("garbage.db");
-        let bytes: Vec<u8> = (0..8192u32).map(|i| (i * 7 % 251) as u8).collect();
-        std::fs::write(&garbage, &bytes).unwrap();
-        let err = Storage::open(&garbage)
-            .err()
-            .expect("garbage must be refused");
-        assert!(
-            format!("{err:#}").contains("not a SQLite database"),
-            "{err:#}"
-        );
-        assert_eq!(
-            std::fs::read(&garbage).unwrap(),
-            bytes,
-            "the file was changed"
-        );
-
-        let foreign = dir.path().join("foreign.db");
-        Connection::open(&foreign)
-            .unwrap()
-            .execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY);")
-            .unwrap();
-        let before = std::fs::read(&foreign).unwrap();
-        let err = Storage::open(&foreign)
-            .err()
-            .expect("a foreign database must be refused");
-        assert!(format!("{err:#}").contains("invoices"), "{err:#}");
-        assert_eq!(
-            std::fs::read(&foreign).unwrap(),
-            before,
-            "the file was changed"
-        );
-        assert!(!dir.path().join("foreign.db-wal").exists());
-    }
-
-    #[test]
-    fn a_version_1_database_migrates_and_keeps_its_sessions() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("doorcode.db");
-        {
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(MIGRATIONS[0]).unwrap();
-            conn.pragma_update(None, "user_version", 1).unwrap();
-            conn.execute_batch(
-                "INSERT INTO users (id, created_at, first_name) VALUES (1, 100, 'Ada');
-                 INSERT INTO user_sessions (token_hash, user_id, created_at, public_id, expires_at)
-                 VALUES ('h', 1, 100, 'p', 9999999999);",
-            )
-            .unwrap();
-        }
-        let storage = Storage::open(&path).unwrap();
-        let conn = sqlite(&storage).readers.pool.get().unwrap();
-        let (seen, agent): (i64, Option<String>) = conn
-            .query_row(
-                "SELECT last_seen_at, user_agent FROM user_sessions WHERE token_hash = 'h'",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap();
-        assert_eq!((seen, agent), (100, None));
-    }
-
-    #[test]
-    fn a_database_from_a_newer_version_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("doorcode.db");
-        {
-            let conn = Connection::open(&path).unwrap();
-            conn.pragma_update(None, "user_version", 99).unwrap();
-        }
-        let err = Storage::open(&path)
-            .err()
-            .expect("newer schema must be refused");
-        assert!(format!("{err:#}").contains("newer"), "{err:#}");
     }
 }

@@ -151,7 +151,7 @@ async fn a_flood_of_ten_thousand_attempts_leaves_no_rows_an_hour_later() {
     assert_eq!(app.count_rows("login_challenges"), ATTEMPTS as i64);
 
     // Let the queue drain, then an hour passes and housekeeping runs.
-    let storage = Storage::from_config(&app.config.database).await.unwrap();
+    let storage = Storage::open(&app.config.database.target()).await.unwrap();
     let drain_deadline = Instant::now() + Duration::from_secs(240);
     while storage.mail_queue_depth().await.unwrap() > 0 {
         assert!(

@@ -509,8 +509,14 @@ async fn a_database_outage_is_a_503_and_service_returns_without_a_restart() {
 #[ignore = "needs PostgreSQL: set DOORCODE_TEST_POSTGRES_URL"]
 async fn pruning_on_every_instance_at_once_is_safe() {
     let url = fresh_postgres(&postgres_server().expect(NEEDS_POSTGRES));
-    let first = doorcode::storage::Storage::connect(&url).await.unwrap();
-    let second = doorcode::storage::Storage::connect(&url).await.unwrap();
+    let first =
+        doorcode::storage::Storage::open(&doorcode::storage::Database::Postgres(url.clone()))
+            .await
+            .unwrap();
+    let second =
+        doorcode::storage::Storage::open(&doorcode::storage::Database::Postgres(url.clone()))
+            .await
+            .unwrap();
     let database = Database::Postgres(url);
     database.execute(
         "INSERT INTO users (id, created_at, first_name) VALUES (1, 100, 'Ada');

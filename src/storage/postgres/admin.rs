@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::super::admin::{DatabaseOverview, DeletedUser, SessionOverview, UserOverview, UserRef};
 use super::{Postgres, StorageError};
+use crate::storage::records::{
+    DatabaseOverview, DeletedUser, SessionOverview, UserOverview, UserRef,
+};
 
 const USER_COLUMNS: &str = "u.id, u.created_at, u.first_name, u.last_name, \
      (SELECT count(*) FROM user_sessions s WHERE s.user_id = u.id AND s.expires_at > $1)";

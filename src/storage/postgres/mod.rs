@@ -5,22 +5,23 @@
 
 mod admin;
 mod copy;
-mod login;
 mod outbox;
-mod rate;
 mod sessions;
+mod signin;
 
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Timeouts, Transaction};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Timeouts};
 use tokio_postgres::NoTls;
 
 pub use copy::CopyReport;
 
-use super::{Pruned, StorageError};
+use super::StorageError;
+use super::records::{KEEP_MAIL_SECS, Pruned};
+use crate::rules::WINDOW_SECS;
 
 /// Schema steps; index + 1 is the version a step leaves in `schema_version`.
 const MIGRATIONS: &[&str] = &[
@@ -30,10 +31,6 @@ const MIGRATIONS: &[&str] = &[
 
 /// Held while migrating, so that instances starting together migrate once.
 const MIGRATION_LOCK: i64 = 0x646f_6f72_636f_6465; // "doorcode"
-
-/// How long sent or abandoned mail is kept; as for SQLite.
-const KEEP_MAIL_SECS: i64 = 3600;
-const RATE_WINDOW_SECS: i64 = 3600;
 
 #[derive(Clone)]
 pub struct Postgres {
@@ -115,7 +112,7 @@ impl Postgres {
             let rate_events = client
                 .execute(
                     "DELETE FROM rate_events WHERE at <= $1",
-                    &[&(now - RATE_WINDOW_SECS)],
+                    &[&(now - WINDOW_SECS)],
                 )
                 .await?;
             let mail = client
@@ -179,16 +176,5 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> anyhow::Result<()> {
         .await?;
     }
     tx.commit().await?;
-    Ok(())
-}
-
-/// Serialises every transaction that counts or creates something for `key` (an
-/// address, a client IP) until the transaction ends, across all instances.
-async fn lock(tx: &Transaction<'_>, scope: &str, key: &str) -> anyhow::Result<()> {
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        &[&format!("{scope}:{key}")],
-    )
-    .await?;
     Ok(())
 }

@@ -2,14 +2,17 @@
 //! messages with `FOR UPDATE SKIP LOCKED` and push them back by the lease in the
 //! same statement, so each message is handed to exactly one worker.
 
-use deadpool_postgres::Transaction;
+use deadpool_postgres::GenericClient;
 
-use super::super::MAIL_LEASE_SECS;
-use super::super::outbox::{NewMail, QueuedMail};
 use super::{Postgres, StorageError};
 use crate::domain::EmailAddress;
+use crate::storage::records::{MAIL_LEASE_SECS, NewMail, QueuedMail};
 
-pub(super) async fn insert(tx: &Transaction<'_>, mail: &NewMail, now: i64) -> anyhow::Result<()> {
+pub(super) async fn insert(
+    tx: &impl GenericClient,
+    mail: &NewMail,
+    now: i64,
+) -> anyhow::Result<()> {
     tx.execute(
         "INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, next_attempt_at, language) \
          VALUES ($1, $2, $3, $4, $5, $4, $6)",

@@ -3,9 +3,9 @@
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::super::sessions::{NewSession, SessionRecord, SessionSummary};
 use super::{Postgres, StorageError};
-use crate::domain::{EmailAddress, PersonName};
+use crate::domain::{EmailAddress, PersonName, PublicSessionId, TokenHash};
+use crate::storage::records::{NewSession, SessionRecord, SessionSummary};
 
 const FIND: &str = "SELECT s.user_id, u.first_name, u.last_name, \
         (SELECT e.email FROM user_emails e WHERE e.user_id = s.user_id \
@@ -26,10 +26,10 @@ pub(super) async fn insert(
              (token_hash, user_id, created_at, public_id, expires_at, user_agent, last_seen_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $3)",
             &[
-                &session.token_hash,
+                &session.token_hash.as_str(),
                 &user_id,
                 &now,
-                &session.public_id,
+                &session.public_id.as_str(),
                 &session.expires_at,
                 &session.user_agent,
             ],
@@ -41,11 +41,13 @@ pub(super) async fn insert(
 /// Expired sessions are filtered here as well as pruned.
 pub(super) async fn find(
     client: &impl GenericClient,
-    token_hash: &str,
+    token_hash: &TokenHash,
     now: i64,
 ) -> anyhow::Result<Option<SessionRecord>> {
     let statement = client.prepare_cached(FIND).await?;
-    let row = client.query_opt(&statement, &[&token_hash, &now]).await?;
+    let row = client
+        .query_opt(&statement, &[&token_hash.as_str(), &now])
+        .await?;
     Ok(row.as_ref().map(session_record))
 }
 
@@ -55,7 +57,7 @@ fn session_record(row: &Row) -> SessionRecord {
         first_name: row.get(1),
         last_name: row.get(2),
         email: EmailAddress::from_trusted(row.get::<_, Option<String>>(3).unwrap_or_default()),
-        public_id: row.get(4),
+        public_id: PublicSessionId::from_stored(row.get(4)),
         created_at: row.get(5),
         expires_at: row.get(6),
         last_seen_at: row.get(7),
@@ -65,7 +67,7 @@ fn session_record(row: &Row) -> SessionRecord {
 impl Postgres {
     pub async fn find_session(
         &self,
-        token_hash: String,
+        token_hash: TokenHash,
         now: i64,
     ) -> Result<Option<SessionRecord>, StorageError> {
         self.guard("look up a session", async {
@@ -76,7 +78,7 @@ impl Postgres {
 
     pub async fn touch_session(
         &self,
-        token_hash: String,
+        token_hash: TokenHash,
         last_seen_at: i64,
         expires_at: i64,
     ) -> Result<(), StorageError> {
@@ -86,7 +88,7 @@ impl Postgres {
                 .execute(
                     "UPDATE user_sessions SET last_seen_at = $2, \
                      expires_at = greatest(expires_at, $3) WHERE token_hash = $1",
-                    &[&token_hash, &last_seen_at, &expires_at],
+                    &[&token_hash.as_str(), &last_seen_at, &expires_at],
                 )
                 .await?;
             Ok(())
@@ -113,7 +115,7 @@ impl Postgres {
             Ok(rows
                 .iter()
                 .map(|row| SessionSummary {
-                    public_id: row.get(0),
+                    public_id: PublicSessionId::from_stored(row.get(0)),
                     created_at: row.get(1),
                     last_seen_at: row.get(2),
                     expires_at: row.get(3),
@@ -127,7 +129,7 @@ impl Postgres {
     pub async fn delete_user_session(
         &self,
         user_id: i64,
-        public_id: String,
+        public_id: PublicSessionId,
     ) -> Result<bool, StorageError> {
         self.guard("end a session", async {
             let n = self
@@ -135,7 +137,7 @@ impl Postgres {
                 .await?
                 .execute(
                     "DELETE FROM user_sessions WHERE user_id = $1 AND public_id = $2",
-                    &[&user_id, &public_id],
+                    &[&user_id, &public_id.as_str()],
                 )
                 .await?;
             Ok(n > 0)
@@ -146,7 +148,7 @@ impl Postgres {
     pub async fn delete_other_sessions(
         &self,
         user_id: i64,
-        keep_token_hash: String,
+        keep_token_hash: TokenHash,
     ) -> Result<usize, StorageError> {
         self.guard("end other sessions", async {
             let n = self
@@ -154,7 +156,7 @@ impl Postgres {
                 .await?
                 .execute(
                     "DELETE FROM user_sessions WHERE user_id = $1 AND token_hash <> $2",
-                    &[&user_id, &keep_token_hash],
+                    &[&user_id, &keep_token_hash.as_str()],
                 )
                 .await?;
             Ok(usize::try_from(n)?)
@@ -176,14 +178,14 @@ impl Postgres {
         .await
     }
 
-    pub async fn delete_session(&self, token_hash: String) -> Result<bool, StorageError> {
+    pub async fn delete_session(&self, token_hash: TokenHash) -> Result<bool, StorageError> {
         self.guard("delete a session", async {
             let n = self
                 .client()
                 .await?
                 .execute(
                     "DELETE FROM user_sessions WHERE token_hash = $1",
-                    &[&token_hash],
+                    &[&token_hash.as_str()],
                 )
                 .await?;
             Ok(n > 0)

@@ -1,42 +1,13 @@
 //! Sessions: looked up by the hash of the presented token, never by the token.
 
-use r2d2_sqlite::rusqlite::{Connection, OptionalExtension, Transaction, params};
+use r2d2_sqlite::rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Sqlite, StorageError};
-use crate::domain::EmailAddress;
-
-pub struct NewSession {
-    pub token_hash: String,
-    pub public_id: String,
-    pub expires_at: i64,
-    pub user_agent: Option<String>,
-}
-
-/// A live session with the person it belongs to.
-#[derive(Debug, Clone)]
-pub struct SessionRecord {
-    pub user_id: i64,
-    pub first_name: String,
-    pub last_name: Option<String>,
-    pub email: EmailAddress,
-    pub public_id: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub last_seen_at: i64,
-}
-
-/// One of a person's sessions, as their sessions list shows it.
-#[derive(Debug, Clone)]
-pub struct SessionSummary {
-    pub public_id: String,
-    pub created_at: i64,
-    pub last_seen_at: i64,
-    pub expires_at: i64,
-    pub user_agent: Option<String>,
-}
+use crate::domain::{EmailAddress, PersonName, PublicSessionId, TokenHash};
+use crate::storage::records::{NewSession, SessionRecord, SessionSummary};
 
 pub(super) fn insert(
-    tx: &Transaction,
+    tx: &Connection,
     user_id: i64,
     session: &NewSession,
     now: i64,
@@ -47,10 +18,10 @@ pub(super) fn insert(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3)",
     )?
     .execute(params![
-        session.token_hash,
+        session.token_hash.as_str(),
         user_id,
         now,
-        session.public_id,
+        session.public_id.as_str(),
         session.expires_at,
         session.user_agent
     ])?;
@@ -61,7 +32,7 @@ pub(super) fn insert(
 /// between prunes.
 pub(super) fn find(
     conn: &Connection,
-    token_hash: &str,
+    token_hash: &TokenHash,
     now: i64,
 ) -> r2d2_sqlite::rusqlite::Result<Option<SessionRecord>> {
     conn.prepare_cached(
@@ -72,13 +43,13 @@ pub(super) fn find(
          FROM user_sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = ?1 AND s.expires_at > ?2",
     )?
-    .query_row(params![token_hash, now], |row| {
+    .query_row(params![token_hash.as_str(), now], |row| {
         Ok(SessionRecord {
             user_id: row.get(0)?,
             first_name: row.get(1)?,
             last_name: row.get(2)?,
             email: EmailAddress::from_trusted(row.get::<_, Option<String>>(3)?.unwrap_or_default()),
-            public_id: row.get(4)?,
+            public_id: PublicSessionId::from_stored(row.get(4)?),
             created_at: row.get(5)?,
             expires_at: row.get(6)?,
             last_seen_at: row.get(7)?,
@@ -90,7 +61,7 @@ pub(super) fn find(
 impl Sqlite {
     pub async fn find_session(
         &self,
-        token_hash: String,
+        token_hash: TokenHash,
         now: i64,
     ) -> Result<Option<SessionRecord>, StorageError> {
         if let Some(found) = self.inline.try_run(|conn| find(conn, &token_hash, now)) {
@@ -106,7 +77,7 @@ impl Sqlite {
     /// every few minutes per session, so checking a session is not a write.
     pub async fn touch_session(
         &self,
-        token_hash: String,
+        token_hash: TokenHash,
         last_seen_at: i64,
         expires_at: i64,
     ) -> Result<(), StorageError> {
@@ -115,7 +86,7 @@ impl Sqlite {
                 "UPDATE user_sessions SET last_seen_at = ?2, expires_at = max(expires_at, ?3) \
                  WHERE token_hash = ?1",
             )?
-            .execute(params![token_hash, last_seen_at, expires_at])
+            .execute(params![token_hash.as_str(), last_seen_at, expires_at])
             .map(drop)
         })
         .await
@@ -135,7 +106,7 @@ impl Sqlite {
             )?
             .query_map(params![user_id, now], |row| {
                 Ok(SessionSummary {
-                    public_id: row.get(0)?,
+                    public_id: PublicSessionId::from_stored(row.get(0)?),
                     created_at: row.get(1)?,
                     last_seen_at: row.get(2)?,
                     expires_at: row.get(3)?,
@@ -151,11 +122,11 @@ impl Sqlite {
     pub async fn delete_user_session(
         &self,
         user_id: i64,
-        public_id: String,
+        public_id: PublicSessionId,
     ) -> Result<bool, StorageError> {
         self.write("end a session", move |conn| {
             conn.prepare_cached("DELETE FROM user_sessions WHERE user_id = ?1 AND public_id = ?2")?
-                .execute(params![user_id, public_id])
+                .execute(params![user_id, public_id.as_str()])
                 .map(|n| n > 0)
         })
         .await
@@ -165,22 +136,18 @@ impl Sqlite {
     pub async fn delete_other_sessions(
         &self,
         user_id: i64,
-        keep_token_hash: String,
+        keep_token_hash: TokenHash,
     ) -> Result<usize, StorageError> {
         self.write("end other sessions", move |conn| {
             conn.prepare_cached(
                 "DELETE FROM user_sessions WHERE user_id = ?1 AND token_hash <> ?2",
             )?
-            .execute(params![user_id, keep_token_hash])
+            .execute(params![user_id, keep_token_hash.as_str()])
         })
         .await
     }
 
-    pub async fn rename_user(
-        &self,
-        user_id: i64,
-        name: crate::domain::PersonName,
-    ) -> Result<(), StorageError> {
+    pub async fn rename_user(&self, user_id: i64, name: PersonName) -> Result<(), StorageError> {
         self.write("rename a user", move |conn| {
             conn.prepare_cached("UPDATE users SET first_name = ?2, last_name = ?3 WHERE id = ?1")?
                 .execute(params![user_id, name.first, name.last])
@@ -189,10 +156,10 @@ impl Sqlite {
         .await
     }
 
-    pub async fn delete_session(&self, token_hash: String) -> Result<bool, StorageError> {
+    pub async fn delete_session(&self, token_hash: TokenHash) -> Result<bool, StorageError> {
         self.write("delete a session", move |conn| {
             conn.prepare_cached("DELETE FROM user_sessions WHERE token_hash = ?1")?
-                .execute([token_hash])
+                .execute([token_hash.as_str()])
                 .map(|n| n > 0)
         })
         .await
@@ -201,14 +168,14 @@ impl Sqlite {
 
 #[cfg(test)]
 mod tests {
-    use super::super::bench_seed::seed_bench_database;
-    use super::super::{Backend, Storage};
-    use crate::domain::SessionToken;
+    use super::super::Sqlite;
+    use crate::domain::{SessionToken, TokenHash};
+    use crate::storage::bench_seed::seed_bench_database;
 
     const NOW: i64 = 1_800_000_000;
 
     /// A database of three signed-in people, and the token hashes of their sessions.
-    fn seeded() -> (tempfile::TempDir, Storage, Vec<String>) {
+    fn seeded() -> (tempfile::TempDir, Sqlite, Vec<TokenHash>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("doorcode.db");
         let mut tokens = Vec::new();
@@ -218,14 +185,7 @@ mod tests {
             .lines()
             .map(|t| SessionToken::from_presented(t).unwrap().hash())
             .collect();
-        (dir, Storage::open(&path).unwrap(), hashes)
-    }
-
-    fn sqlite(storage: &Storage) -> &super::super::Sqlite {
-        match &storage.backend {
-            Backend::Sqlite(db) => db,
-            Backend::Postgres(_) => unreachable!(),
-        }
+        (dir, Sqlite::open(&path).unwrap(), hashes)
     }
 
     #[tokio::test]
@@ -235,7 +195,7 @@ mod tests {
         let found = storage.find_session(hashes[0].clone(), NOW).await.unwrap();
         assert_eq!(found.unwrap().email.as_str(), "user1@bench.example");
 
-        let inline = &sqlite(&storage).inline;
+        let inline = &storage.inline;
         let held: Vec<_> = inline.slots.iter().map(|s| s.lock().unwrap()).collect();
         assert!(inline.try_run(|_| Ok(())).is_none());
         let found = storage.find_session(hashes[2].clone(), NOW).await.unwrap();

@@ -1,35 +1,14 @@
 //! The durable mail queue. A row is written in the same transaction as its code and
 //! marked sent only after the SMTP server accepted the message.
 
-use r2d2_sqlite::rusqlite::{Transaction, params};
+use r2d2_sqlite::rusqlite::{Connection, params};
 
 use super::{Sqlite, StorageError};
 use crate::domain::EmailAddress;
-
-pub struct NewMail {
-    pub recipient: EmailAddress,
-    pub message_id: String,
-    pub sealed_code: Vec<u8>,
-    /// The code's expiry: the message is never sent after it.
-    pub expires_at: i64,
-    /// Language tag of the page that asked for the code (`en`, `de`); the email is
-    /// written in it.
-    pub language: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct QueuedMail {
-    pub id: i64,
-    pub recipient: EmailAddress,
-    pub message_id: String,
-    pub sealed_code: Vec<u8>,
-    pub expires_at: i64,
-    pub attempts: u32,
-    pub language: String,
-}
+use crate::storage::records::{MAIL_LEASE_SECS, NewMail, QueuedMail};
 
 pub(super) fn insert(
-    tx: &Transaction,
+    tx: &Connection,
     mail: &NewMail,
     now: i64,
 ) -> r2d2_sqlite::rusqlite::Result<()> {
@@ -69,7 +48,7 @@ impl Sqlite {
             let mut lease =
                 tx.prepare_cached("UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1")?;
             for mail in &batch {
-                lease.execute(params![mail.id, now + super::MAIL_LEASE_SECS])?;
+                lease.execute(params![mail.id, now + MAIL_LEASE_SECS])?;
             }
             Ok(batch)
         })
@@ -140,7 +119,7 @@ impl Sqlite {
 mod tests {
     use r2d2_sqlite::rusqlite::Connection;
 
-    use super::super::{MIGRATIONS, Storage};
+    use super::super::{MIGRATIONS, Sqlite};
 
     #[tokio::test]
     async fn mail_queued_before_languages_existed_goes_out_in_english() {
@@ -159,7 +138,7 @@ mod tests {
             )
             .unwrap();
         }
-        let storage = Storage::open(&path).unwrap();
+        let storage = Sqlite::open(&path).unwrap();
         let queued = storage.claim_due_mail(200, 10).await.unwrap();
         assert_eq!(queued.len(), 1);
         assert_eq!(queued[0].language, "en");

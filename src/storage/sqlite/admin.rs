@@ -2,70 +2,13 @@
 //! their sessions. Session tokens and their hashes never leave this module.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use r2d2_sqlite::rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::{Sqlite, StorageError};
-use crate::domain::EmailAddress;
-
-/// A user named on the command line: by id or by one of their addresses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserRef {
-    Id(i64),
-    Email(EmailAddress),
-}
-
-impl fmt::Display for UserRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UserRef::Id(id) => write!(f, "id {id}"),
-            UserRef::Email(email) => write!(f, "email {}", email.as_str()),
-        }
-    }
-}
-
-/// One user with their addresses (oldest first) and how many live sessions they have.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserOverview {
-    pub id: i64,
-    pub created_at: i64,
-    pub first_name: String,
-    pub last_name: Option<String>,
-    pub emails: Vec<String>,
-    pub live_sessions: u64,
-}
-
-/// One live session, by its public id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionOverview {
-    pub public_id: String,
-    pub user_id: i64,
-    /// The user's first address; `None` only for a user without any.
-    pub email: Option<String>,
-    pub created_at: i64,
-    pub last_seen_at: i64,
-    pub expires_at: i64,
-    pub user_agent: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DatabaseOverview {
-    pub schema_version: i64,
-    pub users: u64,
-    pub live_sessions: u64,
-}
-
-/// What deleting a user removed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeletedUser {
-    pub user: UserOverview,
-    pub emails: usize,
-    /// Every session row, live or expired.
-    pub sessions: usize,
-    /// Rows of any other table that points at `users`, by table name.
-    pub other_rows: Vec<(String, usize)>,
-}
+use crate::storage::records::{
+    DatabaseOverview, DeletedUser, SessionOverview, UserOverview, UserRef,
+};
 
 const USER_COLUMNS: &str = "u.id, u.created_at, u.first_name, u.last_name, \
      (SELECT count(*) FROM user_sessions s WHERE s.user_id = u.id AND s.expires_at > ?1)";
@@ -282,6 +225,7 @@ fn tables_referencing_users(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::EmailAddress;
 
     async fn storage_with_two_users() -> (tempfile::TempDir, Sqlite) {
         let dir = tempfile::tempdir().unwrap();

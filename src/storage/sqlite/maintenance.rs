@@ -3,20 +3,8 @@
 use r2d2_sqlite::rusqlite::params;
 
 use super::{Sqlite, StorageError};
-
-/// How long sent or abandoned mail is kept, for an operator looking into a report
-/// ("I never got my code").
-const KEEP_MAIL_SECS: i64 = 3600;
-/// Rate-limit windows are one hour long.
-const RATE_WINDOW_SECS: i64 = 3600;
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Pruned {
-    pub sessions: usize,
-    pub challenges: usize,
-    pub rate_events: usize,
-    pub mail: usize,
-}
+use crate::rules::WINDOW_SECS;
+use crate::storage::records::{KEEP_MAIL_SECS, Pruned};
 
 impl Sqlite {
     pub async fn prune(&self, now: i64) -> Result<Pruned, StorageError> {
@@ -28,7 +16,7 @@ impl Sqlite {
                 [now],
             )?;
             let rate_events =
-                tx.execute("DELETE FROM rate_events WHERE at <= ?1", [now - RATE_WINDOW_SECS])?;
+                tx.execute("DELETE FROM rate_events WHERE at <= ?1", [now - WINDOW_SECS])?;
             let mail = tx.execute(
                 "DELETE FROM outbox WHERE (sent_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at <= ?1",
                 params![now - KEEP_MAIL_SECS],

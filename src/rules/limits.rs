@@ -1,0 +1,283 @@
+//! Sliding-window limits on sending and checking codes. Every limit is "at most
+//! `n` events of one kind for one subject in the last hour"; storage answers one
+//! question per limit (a [`Probe`]) and the decision is made here.
+
+/// The length of every sliding window.
+pub const WINDOW_SECS: i64 = 3600;
+
+/// What a window counts, and the subject it counts it for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A code mailed to an address.
+    Send,
+    /// A code asked for by a client address.
+    Ip,
+    /// A wrong code typed for an address.
+    Fail,
+}
+
+impl EventKind {
+    /// The `rate_events.kind` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Send => "send",
+            EventKind::Ip => "ip",
+            EventKind::Fail => "fail",
+        }
+    }
+}
+
+/// The numbers from `[rate_limit]` and `[code]` that guard sending and checking codes.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub email_per_hour: u32,
+    pub ip_per_hour: u32,
+    pub failures_per_email_per_hour: u32,
+    pub resend_interval_secs: i64,
+}
+
+/// Why a request was refused, and in how many seconds it may be tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    EmailHourly { retry_after: i64 },
+    IpHourly { retry_after: i64 },
+    FailureBudget { retry_after: i64 },
+    ResendTooSoon { retry_after: i64 },
+}
+
+impl Refusal {
+    pub fn retry_after(&self) -> i64 {
+        match *self {
+            Refusal::EmailHourly { retry_after }
+            | Refusal::IpHourly { retry_after }
+            | Refusal::FailureBudget { retry_after }
+            | Refusal::ResendTooSoon { retry_after } => retry_after.max(1),
+        }
+    }
+}
+
+/// The one question storage answers for a limit: when did the `nth` newest event of
+/// `kind` (for some subject) happen, among those after `since`? With events newest
+/// first, the window is full exactly when that event exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    pub kind: EventKind,
+    pub since: i64,
+    /// At least 1.
+    pub nth: u32,
+}
+
+impl Probe {
+    fn new(kind: EventKind, limit: u32, now: i64) -> Self {
+        Self {
+            kind,
+            since: now - WINDOW_SECS,
+            nth: limit.max(1),
+        }
+    }
+
+    /// The row offset of the `nth` newest event, for `LIMIT 1 OFFSET`.
+    pub fn offset(self) -> i64 {
+        i64::from(self.nth) - 1
+    }
+}
+
+impl Limits {
+    /// Wrong codes for an address.
+    pub fn failures(&self, now: i64) -> Probe {
+        Probe::new(EventKind::Fail, self.failures_per_email_per_hour, now)
+    }
+
+    /// Codes asked for by a client address.
+    pub fn per_ip(&self, now: i64) -> Probe {
+        Probe::new(EventKind::Ip, self.ip_per_hour, now)
+    }
+
+    /// Codes mailed to an address.
+    pub fn per_email(&self, now: i64) -> Probe {
+        Probe::new(EventKind::Send, self.email_per_hour, now)
+    }
+}
+
+/// Seconds until a window has room for one more event, given the answer to its
+/// [`Probe`], or `None` when it has room now.
+pub fn full_for(nth_newest_at: Option<i64>, now: i64) -> Option<i64> {
+    nth_newest_at.map(|at| at + WINDOW_SECS - now)
+}
+
+/// What a code send is decided on, each read in the send's transaction: the
+/// answers to the three probes, and (for a resend) when the address was last sent
+/// a code.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SendFacts {
+    pub failures: Option<i64>,
+    pub per_ip: Option<i64>,
+    pub per_email: Option<i64>,
+    pub last_send: Option<i64>,
+}
+
+/// Whether a code may be sent. The order is the rule: a spent failure budget
+/// first (it says the most about the address), then the resend interval (for
+/// resends), the client address's hourly count, and the address's hourly count.
+/// On `Ok` the caller records one [`EventKind::Ip`] and one [`EventKind::Send`].
+pub fn check_send(
+    limits: &Limits,
+    facts: &SendFacts,
+    now: i64,
+    is_resend: bool,
+) -> Result<(), Refusal> {
+    if let Some(retry_after) = full_for(facts.failures, now) {
+        return Err(Refusal::FailureBudget { retry_after });
+    }
+    if is_resend
+        && let Some(last) = facts.last_send
+        && last + limits.resend_interval_secs > now
+    {
+        return Err(Refusal::ResendTooSoon {
+            retry_after: last + limits.resend_interval_secs - now,
+        });
+    }
+    if let Some(retry_after) = full_for(facts.per_ip, now) {
+        return Err(Refusal::IpHourly { retry_after });
+    }
+    if let Some(retry_after) = full_for(facts.per_email, now) {
+        return Err(Refusal::EmailHourly { retry_after });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn limits() -> Limits {
+        Limits {
+            email_per_hour: 5,
+            ip_per_hour: 30,
+            failures_per_email_per_hour: 20,
+            resend_interval_secs: 60,
+        }
+    }
+
+    #[test]
+    fn the_first_refusal_in_rule_order_answers() {
+        let full = Some(NOW - 100); // room again in 3,500 s
+        let cases: &[(&str, SendFacts, bool, Result<(), Refusal>)] = &[
+            ("nothing full", SendFacts::default(), false, Ok(())),
+            (
+                "everything full: the failure budget answers",
+                SendFacts {
+                    failures: full,
+                    per_ip: full,
+                    per_email: full,
+                    last_send: Some(NOW - 1),
+                },
+                true,
+                Err(Refusal::FailureBudget { retry_after: 3500 }),
+            ),
+            (
+                "a resend too soon answers before the hourly counts",
+                SendFacts {
+                    per_ip: full,
+                    per_email: full,
+                    last_send: Some(NOW - 20),
+                    ..SendFacts::default()
+                },
+                true,
+                Err(Refusal::ResendTooSoon { retry_after: 40 }),
+            ),
+            (
+                "a first send ignores the resend interval",
+                SendFacts {
+                    last_send: Some(NOW - 20),
+                    ..SendFacts::default()
+                },
+                false,
+                Ok(()),
+            ),
+            (
+                "a resend after the interval passes",
+                SendFacts {
+                    last_send: Some(NOW - 60),
+                    ..SendFacts::default()
+                },
+                true,
+                Ok(()),
+            ),
+            (
+                "the client's count answers before the address's",
+                SendFacts {
+                    per_ip: Some(NOW - 600),
+                    per_email: full,
+                    ..SendFacts::default()
+                },
+                false,
+                Err(Refusal::IpHourly { retry_after: 3000 }),
+            ),
+            (
+                "the address's count",
+                SendFacts {
+                    per_email: full,
+                    ..SendFacts::default()
+                },
+                true,
+                Err(Refusal::EmailHourly { retry_after: 3500 }),
+            ),
+        ];
+        for (name, facts, resend, expected) in cases {
+            assert_eq!(
+                check_send(&limits(), facts, NOW, *resend),
+                *expected,
+                "case: {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn probes_ask_for_the_limit_th_newest_event_of_the_last_hour() {
+        let probe = limits().per_email(NOW);
+        assert_eq!(
+            (probe.kind, probe.since, probe.nth, probe.offset()),
+            (EventKind::Send, NOW - 3600, 5, 4)
+        );
+        assert_eq!(limits().failures(NOW).kind.as_str(), "fail");
+        assert_eq!(limits().per_ip(NOW).kind.as_str(), "ip");
+    }
+
+    proptest! {
+        /// An event inside the window keeps it full for exactly the rest of the
+        /// window, never for zero or negative time, never for more than an hour.
+        #[test]
+        fn a_full_window_opens_when_its_event_ages_out(age in 0..WINDOW_SECS) {
+            let retry = full_for(Some(NOW - age), NOW).unwrap();
+            prop_assert!(retry > 0 && retry <= WINDOW_SECS);
+            prop_assert_eq!(NOW + retry, NOW - age + WINDOW_SECS);
+        }
+
+        /// A refusal always says when to come back, at least a second ahead.
+        #[test]
+        fn every_refusal_names_a_positive_wait(
+            failures in proptest::option::of(0..WINDOW_SECS),
+            per_ip in proptest::option::of(0..WINDOW_SECS),
+            per_email in proptest::option::of(0..WINDOW_SECS),
+            last_send in proptest::option::of(0..120i64),
+            resend: bool,
+        ) {
+            let facts = SendFacts {
+                failures: failures.map(|age| NOW - age),
+                per_ip: per_ip.map(|age| NOW - age),
+                per_email: per_email.map(|age| NOW - age),
+                last_send: last_send.map(|age| NOW - age),
+            };
+            match check_send(&limits(), &facts, NOW, resend) {
+                Ok(()) => {
+                    prop_assert!(failures.is_none() && per_ip.is_none() && per_email.is_none());
+                }
+                Err(refusal) => prop_assert!(refusal.retry_after() >= 1),
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The sign-in and limit decisions, as pure functions over facts: a sign-in's
+//! stored state, what the window of recent events holds, and the clock. Storage
+//! loads the facts inside its transaction, asks here, and writes the answer, so a
+//! rule is written once whatever database holds the facts.
+
+pub mod limits;
+pub mod signin;
+
+pub use limits::{EventKind, Limits, Probe, Refusal, SendFacts, WINDOW_SECS};
+pub use signin::{Account, Challenge, Closed, CodeDecision, CodeFacts, NameDecision};

@@ -1,0 +1,236 @@
+//! The rows and answers both backends share: what a storage call takes and what it
+//! gives back. Each backend maps its own rows into these.
+
+use std::fmt;
+
+use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName, PublicSessionId, TokenHash};
+use crate::rules::{Closed, Limits, Refusal};
+
+/// How long a claimed message is kept from other workers while it is being sent; a
+/// worker that dies mid-send leaves it to be retried after this.
+pub const MAIL_LEASE_SECS: i64 = 60;
+
+/// How long sent or abandoned mail is kept, for an operator looking into a report
+/// ("I never got my code").
+pub const KEEP_MAIL_SECS: i64 = 3600;
+
+// Sign-ins.
+
+/// A sign-in to store, with its first code and the message that carries it.
+pub struct NewChallenge {
+    pub id: ChallengeId,
+    pub email: EmailAddress,
+    pub browser_hash: Option<String>,
+    pub code_hash: CodeHash,
+    pub code_expires_at: i64,
+    pub ip: String,
+    pub mail: NewMail,
+}
+
+/// What the code page needs to show a sign-in.
+#[derive(Debug, Clone)]
+pub struct ChallengeInfo {
+    pub id: ChallengeId,
+    pub email: EmailAddress,
+    pub has_account: bool,
+    pub expires_at: i64,
+    pub attempts_left: u32,
+}
+
+pub enum StartOutcome {
+    Started(ChallengeInfo),
+    Refused(Refusal),
+}
+
+/// A typed code, with what a right one needs to sign the person in.
+pub struct VerifyRequest {
+    pub challenge_id: ChallengeId,
+    pub browser_hash: Option<String>,
+    pub candidate: CodeHash,
+    pub name: Option<PersonName>,
+    pub names_after_code: bool,
+    pub max_attempts: u32,
+    pub limits: Limits,
+    pub session: NewSession,
+    pub name_window_secs: i64,
+    pub now: i64,
+}
+
+pub enum VerifyOutcome {
+    Closed(Closed),
+    Refused(Refusal, ChallengeInfo),
+    WrongCode(ChallengeInfo),
+    /// The code was right but a new address must give its name; the code stays valid.
+    NameRequired(ChallengeInfo),
+    /// The code was right; the name page comes next (`signup.ask_name = after_code`).
+    NeedsName(ChallengeInfo),
+    SignedIn {
+        session: SessionRecord,
+        new_user: bool,
+    },
+}
+
+/// A name for a sign-up whose code was right.
+pub struct CompleteRequest {
+    pub challenge_id: ChallengeId,
+    pub browser_hash: Option<String>,
+    pub name: PersonName,
+    pub session: NewSession,
+    pub max_attempts: u32,
+    pub now: i64,
+}
+
+pub enum CompleteOutcome {
+    Closed(Closed),
+    /// Names were sent for a sign-in whose code has not been checked yet.
+    CodeNeeded(ChallengeInfo),
+    SignedIn {
+        session: SessionRecord,
+        new_user: bool,
+    },
+}
+
+/// A fresh code for a live sign-in; the message for it is made once the recipient
+/// is known.
+pub struct ResendRequest {
+    pub challenge_id: ChallengeId,
+    pub browser_hash: Option<String>,
+    pub code_hash: CodeHash,
+    pub code_expires_at: i64,
+    pub ip: String,
+    pub limits: Limits,
+    pub max_attempts: u32,
+    pub now: i64,
+}
+
+pub enum ResendOutcome {
+    Closed(Closed),
+    Refused(Refusal, ChallengeInfo),
+    Resent(ChallengeInfo),
+}
+
+// Sessions.
+
+pub struct NewSession {
+    pub token_hash: TokenHash,
+    pub public_id: PublicSessionId,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+}
+
+/// A live session with the person it belongs to.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub user_id: i64,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub email: EmailAddress,
+    pub public_id: PublicSessionId,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_seen_at: i64,
+}
+
+/// One of a person's sessions, as their sessions list shows it.
+#[derive(Debug, Clone)]
+pub struct SessionSummary {
+    pub public_id: PublicSessionId,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+}
+
+// The mail queue.
+
+pub struct NewMail {
+    pub recipient: EmailAddress,
+    pub message_id: String,
+    pub sealed_code: Vec<u8>,
+    /// The code's expiry: the message is never sent after it.
+    pub expires_at: i64,
+    /// Language tag of the page that asked for the code (`en`, `de`); the email is
+    /// written in it.
+    pub language: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    pub id: i64,
+    pub recipient: EmailAddress,
+    pub message_id: String,
+    pub sealed_code: Vec<u8>,
+    pub expires_at: i64,
+    pub attempts: u32,
+    pub language: String,
+}
+
+// The operator's views.
+
+/// A user named on the command line: by id or by one of their addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    Id(i64),
+    Email(EmailAddress),
+}
+
+impl fmt::Display for UserRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UserRef::Id(id) => write!(f, "id {id}"),
+            UserRef::Email(email) => write!(f, "email {}", email.as_str()),
+        }
+    }
+}
+
+/// One user with their addresses (oldest first) and how many live sessions they have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserOverview {
+    pub id: i64,
+    pub created_at: i64,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub emails: Vec<String>,
+    pub live_sessions: u64,
+}
+
+/// One live session, by its public id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionOverview {
+    pub public_id: String,
+    pub user_id: i64,
+    /// The user's first address; `None` only for a user without any.
+    pub email: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatabaseOverview {
+    pub schema_version: i64,
+    pub users: u64,
+    pub live_sessions: u64,
+}
+
+/// What deleting a user removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedUser {
+    pub user: UserOverview,
+    pub emails: usize,
+    /// Every session row, live or expired.
+    pub sessions: usize,
+    /// Rows of any other table that points at `users`, by table name.
+    pub other_rows: Vec<(String, usize)>,
+}
+
+// Housekeeping.
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub sessions: usize,
+    pub challenges: usize,
+    pub rate_events: usize,
+    pub mail: usize,
+}
