@@ -2,6 +2,7 @@
 //! binary and the integration tests both start through [`startup::Application`].
 
 pub mod api;
+mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -12,10 +12,12 @@ use poem::{EndpointExt, Server, endpoint::BoxEndpoint};
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, SecretSource, Settings};
 use crate::domain::ServerSecret;
-use crate::mail::{EmailTemplates, MailQueue, MailSettings, Mailer, parse_from};
+use crate::login::{Policy, SignIn};
+use crate::mail::{EmailTemplates, MailQueue, MailSettings, Mailer};
 use crate::metrics::Metrics;
+use crate::session::Sessions;
 use crate::state::{AppState, CookieNames};
 use crate::storage::Storage;
 use crate::turnstile::Turnstile;
@@ -36,29 +38,31 @@ pub struct Application {
 impl Application {
     /// Opens the database, prepares mail and CAPTCHA, and binds the listening socket.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let storage = Storage::open(&config.database.target()).await?;
-        let secret = if config.security.secret_key.is_empty() {
-            let path = config.database.path.with_file_name("secret.key");
-            ServerSecret::load_or_create(&path)?
-        } else {
-            ServerSecret::decode(config.security.secret_key.expose())
-                .context("security.secret_key")?
+        let settings = Settings::parse(&config)?;
+        let storage = Storage::open(&settings.database).await?;
+        let secret = match &settings.secret {
+            SecretSource::Key(key) => key.clone(),
+            SecretSource::File(path) => ServerSecret::load_or_create(path)?,
         };
         let templates = EmailTemplates::load(Path::new("templates/email"))?;
-        let mailer = Mailer::from_url(config.email.smtp_url.expose()).context("email.smtp_url")?;
+        let mailer = Mailer::new(settings.smtp.as_ref()).context("email.smtp_url")?;
         if mailer.is_dev() {
             tracing::warn!(
                 "email.smtp_url is empty: dev mode, emails are printed to this log instead of sent"
             );
         }
-        let turnstile = Turnstile::from_config(&config.turnstile)?;
+        let turnstile = settings
+            .turnstile
+            .as_ref()
+            .map(Turnstile::new)
+            .transpose()?;
         if turnstile.is_none() {
             tracing::warn!(
                 "turnstile keys are empty: CAPTCHA is OFF; set turnstile.site_key and turnstile.secret_key before going live"
             );
         }
-        let settings = MailSettings {
-            from: parse_from(&config.email.from).map_err(anyhow::Error::msg)?,
+        let mail_settings = MailSettings {
+            from: settings.from.clone(),
             app_name: config.server.app_name.clone(),
             base_url: config.server.base_url.origin().to_owned(),
             code_minutes: config.code.ttl_secs.get().div_ceil(60),
@@ -71,7 +75,7 @@ impl Application {
             templates,
             secret.clone(),
             clock.clone(),
-            settings,
+            mail_settings,
             metrics.clone(),
         );
 
@@ -87,17 +91,32 @@ impl Application {
             .and_then(|addr| addr.as_socket_addr().map(|a| a.port()))
             .context("the listener has no address")?;
 
-        let state = Arc::new(AppState {
-            cookies: CookieNames::new(&config),
-            config,
-            storage,
+        let signin = SignIn {
+            storage: storage.clone(),
             turnstile,
             mail,
             secret,
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            policy: Policy {
+                code: settings.code,
+                limits: settings.limits,
+                ask_name: settings.ask_name,
+                session_ttl_secs: settings.session_ttl_secs,
+                mail_host: config.server.base_url.host().to_owned(),
+            },
+        };
+        let state = Arc::new(AppState {
+            cookies: CookieNames::new(&config),
+            sessions: Sessions::new(storage.clone(), clock.clone(), settings.session_ttl_secs),
+            signin,
+            config,
+            settings,
+            storage,
             clock,
             metrics,
         });
-        let endpoint = crate::routes::app(state.clone()).map_to_response().boxed();
+        let endpoint = crate::app::app(state.clone()).map_to_response().boxed();
         Ok(Self {
             port,
             acceptor,
@@ -119,7 +138,7 @@ impl Application {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let worker = tokio::spawn(self.state.mail.clone().run(shutdown_rx.clone()));
+        let worker = tokio::spawn(self.state.signin.mail.clone().run(shutdown_rx.clone()));
         let pruner = tokio::spawn(prune_forever(self.state.clone(), shutdown_rx));
         tracing::info!(
             listen = %self.state.config.server.listen,

@@ -4,19 +4,20 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::config::Config;
-use crate::domain::ServerSecret;
-use crate::mail::MailQueue;
+use crate::config::{Config, Settings};
+use crate::login::SignIn;
 use crate::metrics::Metrics;
+use crate::session::Sessions;
 use crate::storage::Storage;
-use crate::turnstile::Turnstile;
 
 pub struct AppState {
+    /// As read from the file and the environment; `[server]` is read from here.
     pub config: Config,
+    /// The rest, typed.
+    pub settings: Settings,
     pub storage: Storage,
-    pub turnstile: Option<Turnstile>,
-    pub mail: MailQueue,
-    pub secret: ServerSecret,
+    pub sessions: Sessions,
+    pub signin: SignIn,
     pub clock: Clock,
     pub cookies: CookieNames,
     pub metrics: Arc<Metrics>,

@@ -10,7 +10,7 @@ use anyhow::{Context, anyhow};
 use rand::RngCore;
 use serde::Deserialize;
 
-use crate::config::{Secret, TurnstileConfig};
+use crate::config::{Secret, TurnstileKeys};
 
 /// Cloudflare's documented limit on a token's length.
 const MAX_TOKEN_LEN: usize = 2048;
@@ -42,20 +42,17 @@ pub struct SiteverifyResponse {
 
 impl Turnstile {
     /// `None` when CAPTCHA is off (both keys empty).
-    pub fn from_config(config: &TurnstileConfig) -> anyhow::Result<Option<Self>> {
-        if !config.enabled() {
-            return Ok(None);
-        }
+    pub fn new(keys: &TurnstileKeys) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
             .build()
             .context("cannot build the HTTP client for Turnstile")?;
-        Ok(Some(Self {
+        Ok(Self {
             client,
-            secret: config.secret_key.clone(),
-            verify_url: config.verify_url.clone(),
-        }))
+            secret: keys.secret_key.clone(),
+            verify_url: keys.verify_url.clone(),
+        })
     }
 
     pub async fn verify(

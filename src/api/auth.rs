@@ -10,54 +10,26 @@ use poem_openapi::registry::{MetaSecurityScheme, Registry};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
 use super::error::Denied;
-use crate::session::{self, ActiveSession};
+use crate::session::{self, ActiveSession, Surface};
 use crate::state::AppState;
-use crate::web::{bearer_token, cookies};
+use crate::web::{cookies, presented};
 
 pub const BEARER_SCHEME: &str = "bearer";
 /// Its cookie name is filled in from the configuration when the document is built.
 pub const COOKIE_SCHEME: &str = "session_cookie";
 
-/// The token a request presents, not yet checked. Never logged.
-pub struct Presented {
-    token: Option<String>,
-    /// The token came from the cookie, so renewals and sign-outs update the cookie.
-    via_cookie: bool,
-}
+/// The credential a request presents, as the session gate reads it for the API
+/// (bearer first, else the cookie); not yet checked. Never logged.
+pub struct Presented(Option<session::Presented>);
 
 impl Presented {
-    fn read(req: &Request) -> Self {
-        Self::bearer_or(req, || {
-            req.data::<Arc<AppState>>()
-                .and_then(|state| cookies::session_value(req.cookie(), state))
-        })
-    }
-
-    /// As `read`, for answers made ahead of the cookie jar (`web::hot`).
-    pub(crate) fn from_headers(req: &Request, state: &AppState) -> Self {
-        Self::bearer_or(req, || {
-            cookies::session_from_headers(req, state).map(str::to_owned)
-        })
-    }
-
-    fn bearer_or(req: &Request, cookie: impl FnOnce() -> Option<String>) -> Self {
-        if let Some(token) = bearer_token(req) {
-            // An explicit bearer token is the only credential considered, so a bad
-            // one is refused rather than quietly replaced by a cookie.
-            return Self {
-                token: Some(token),
-                via_cookie: false,
-            };
-        }
-        let cookie = cookie();
-        Self {
-            via_cookie: cookie.is_some(),
-            token: cookie,
-        }
+    /// Read from the headers, so also ahead of the cookie jar (`app::hot`).
+    pub(crate) fn read(req: &Request, state: &AppState) -> Self {
+        Self(presented(req, state, Surface::Service))
     }
 
     pub fn via_cookie(&self) -> bool {
-        self.via_cookie
+        self.0.as_ref().is_some_and(session::Presented::via_cookie)
     }
 }
 
@@ -104,32 +76,21 @@ impl<'a> ApiExtractor<'a> for Presented {
         _body: &mut RequestBody,
         _options: ExtractParamOptions<()>,
     ) -> poem::Result<Self> {
-        Ok(Self::read(req))
+        Ok(match req.data::<Arc<AppState>>() {
+            Some(state) => Self::read(req, state),
+            None => Self(None),
+        })
     }
 }
 
-/// The caller's live session. A renewed session's cookie is sent again, and a dead
-/// one's is cleared, as the pages do.
+/// The caller's live session; the cookie goes as the session gate says (renewed,
+/// or cleared when dead), as on the pages.
 pub async fn require(
     state: &AppState,
     jar: &CookieJar,
     presented: &Presented,
 ) -> Result<ActiveSession, Denied> {
-    let Some(token) = presented.token.as_deref() else {
-        return Err(Denied::Unauthorized);
-    };
-    match session::authenticate(state, token).await? {
-        Some(active) => {
-            if active.renewed && presented.via_cookie {
-                cookies::set_session(jar, state, active.token.expose());
-            }
-            Ok(active)
-        }
-        None => {
-            if presented.via_cookie {
-                cookies::clear(jar, state, &state.cookies.session);
-            }
-            Err(Denied::Unauthorized)
-        }
-    }
+    let checked = state.sessions.check(presented.0.as_ref()).await?;
+    cookies::apply(jar, state, &checked.cookie);
+    checked.session.ok_or(Denied::Unauthorized)
 }

@@ -70,10 +70,10 @@ impl LoginApi {
         let captcha = body.turnstile_token.as_deref().unwrap_or("");
         // Error messages stay English; the email follows the client's Accept-Language.
         let lang = language_of(req, &state);
-        let info = login::start(&state, &body.email, captcha, ip, None, lang).await?;
+        let info = login::start(&state.signin, &body.email, captcha, ip, None, lang).await?;
         // With `after_code`, whether an address has an account is not told before
         // the right code.
-        let new_user = !info.has_account && state.config.signup.ask_name == AskName::WithCode;
+        let new_user = !info.has_account && state.settings.ask_name == AskName::WithCode;
         Ok(Started::Ok(Json(Challenge {
             challenge_id: info.id.into_string(),
             new_user,
@@ -104,23 +104,23 @@ impl LoginApi {
         let named = [&body.first_name, &body.last_name]
             .iter()
             .any(|name| name.as_deref().is_some_and(|n| !n.trim().is_empty()));
-        let signed_in = match login::verify(&state, id, None, &body.code, names(), user_agent).await
-        {
-            Ok(Verified::SignedIn(signed_in)) => signed_in,
-            // `after_code`: the code was right and the sign-in now waits for a name;
-            // the code is spent, so a request with names goes straight to complete.
-            Ok(Verified::NeedsName(_)) if named => {
-                login::complete(&state, id, None, names(), user_agent).await?
-            }
-            Ok(Verified::NeedsName(_)) => return Err(LoginFailure::name_required()),
-            // `with_code`: the right code for a new address came without a name; the
-            // code stays valid for the request with names.
-            Err(LoginError::OnCodePage {
-                problem: CodeProblem::BadName(NameError::FirstMissing),
-                ..
-            }) if !named => return Err(LoginFailure::name_required()),
-            Err(error) => return Err(error.into()),
-        };
+        let signed_in =
+            match login::verify(&state.signin, id, None, &body.code, names(), user_agent).await {
+                Ok(Verified::SignedIn(signed_in)) => signed_in,
+                // `after_code`: the code was right and the sign-in now waits for a name;
+                // the code is spent, so a request with names goes straight to complete.
+                Ok(Verified::NeedsName(_)) if named => {
+                    login::complete(&state.signin, id, None, names(), user_agent).await?
+                }
+                Ok(Verified::NeedsName(_)) => return Err(LoginFailure::name_required()),
+                // `with_code`: the right code for a new address came without a name; the
+                // code stays valid for the request with names.
+                Err(LoginError::OnCodePage {
+                    problem: CodeProblem::BadName(NameError::FirstMissing),
+                    ..
+                }) if !named => return Err(LoginFailure::name_required()),
+                Err(error) => return Err(error.into()),
+            };
         cookies::set_session(jar, &state, signed_in.token.expose());
         Ok(SignedInReply::Ok(Json(SignedIn::from(signed_in))))
     }
@@ -138,7 +138,7 @@ impl LoginApi {
     ) -> Result<Resent, LoginFailure> {
         let ip = client_ip(req, state.config.server.trust_proxy_headers);
         let lang = language_of(req, &state);
-        login::resend(&state, &body.challenge_id, None, ip, lang).await?;
+        login::resend(&state.signin, &body.challenge_id, None, ip, lang).await?;
         Ok(Resent::Ok)
     }
 }

@@ -14,7 +14,6 @@ use super::auth::{Presented, require};
 use super::error::{EndFailure, ReadFailure, SignOutFailure};
 use super::schema::{CurrentSession, SessionItem};
 use crate::domain::PublicSessionId;
-use crate::session;
 use crate::state::AppState;
 use crate::web::cookies;
 
@@ -23,7 +22,7 @@ pub struct SessionApi;
 /// `GET /v1/session` as the operation below answers it, for `web::hot`, which
 /// answers it ahead of the router and the cookie jar.
 pub(crate) async fn answer_current(state: &AppState, req: &Request) -> Response {
-    let presented = Presented::from_headers(req, state);
+    let presented = Presented::read(req, state);
     let jar = CookieJar::default();
     let mut response = match require(state, &jar, &presented).await {
         Ok(active) => {
@@ -97,7 +96,7 @@ impl SessionApi {
         presented: Presented,
     ) -> Result<SignedOut, SignOutFailure> {
         let active = require(&state, jar, &presented).await?;
-        session::end(&state, active.token.expose()).await?;
+        state.sessions.end(active.token.expose()).await?;
         if presented.via_cookie() {
             cookies::clear(jar, &state, &state.cookies.session);
         }

@@ -8,7 +8,7 @@ use anyhow::anyhow;
 use super::output::count;
 use super::{CliError, ConfigSource};
 use crate::clock::Clock;
-use crate::config::{Config, TurnstileConfig};
+use crate::config::{Config, Settings, TurnstileKeys};
 use crate::mail::{Outcome, check_smtp};
 use crate::storage::Storage;
 use crate::turnstile::{Turnstile, TurnstileError};
@@ -28,17 +28,20 @@ pub(super) async fn check(config: &Config, source: &ConfigSource) -> Result<(), 
     let config_line = format!("{read}: every key is valid");
     report.line("config", Outcome::Passed(config_line));
 
-    let url = config.email.smtp_url.expose();
-    if url.is_empty() {
-        let detail =
-            "dev mode: email.smtp_url is empty, so emails are printed to the log, not sent";
-        report.line("smtp", Outcome::Skipped(detail.into()));
-    } else {
-        for step in check_smtp(url).await {
-            report.line(&format!("smtp {}", step.name), step.outcome);
+    let settings = Settings::parse(config).map_err(|e| CliError::Usage(e.to_string()))?;
+    match &settings.smtp {
+        None => {
+            let detail =
+                "dev mode: email.smtp_url is empty, so emails are printed to the log, not sent";
+            report.line("smtp", Outcome::Skipped(detail.into()));
+        }
+        Some(smtp) => {
+            for step in check_smtp(smtp.url()).await {
+                report.line(&format!("smtp {}", step.name), step.outcome);
+            }
         }
     }
-    report.line("turnstile", turnstile(&config.turnstile).await);
+    report.line("turnstile", turnstile(settings.turnstile.as_ref()).await);
     report.line("database", database(config).await);
     report.finish()
 }
@@ -80,17 +83,17 @@ impl Report {
     }
 }
 
-async fn turnstile(config: &TurnstileConfig) -> Outcome {
-    let turnstile = match Turnstile::from_config(config) {
-        Ok(Some(turnstile)) => turnstile,
-        Ok(None) => {
-            return Outcome::Skipped(
-                "CAPTCHA is off: turnstile.site_key and turnstile.secret_key are empty".into(),
-            );
-        }
+async fn turnstile(keys: Option<&TurnstileKeys>) -> Outcome {
+    let Some(keys) = keys else {
+        return Outcome::Skipped(
+            "CAPTCHA is off: turnstile.site_key and turnstile.secret_key are empty".into(),
+        );
+    };
+    let turnstile = match Turnstile::new(keys) {
+        Ok(turnstile) => turnstile,
         Err(e) => return Outcome::Failed(format!("{e:#}")),
     };
-    let url = &config.verify_url;
+    let url = &keys.verify_url;
     let answer = turnstile.ask(DUMMY_TOKEN).await;
     let answer = match answer {
         Ok(answer) => answer,

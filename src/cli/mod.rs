@@ -142,6 +142,13 @@ pub(crate) enum CliError {
     Failed(#[from] anyhow::Error),
 }
 
+impl CliError {
+    /// `no user with id 42`, `no user with email ada@example.com`.
+    pub(crate) fn unknown_user(who: &UserRef) -> Self {
+        CliError::Failed(anyhow::anyhow!("no user with {who}"))
+    }
+}
+
 impl From<StorageError> for CliError {
     fn from(e: StorageError) -> Self {
         CliError::Failed(e.into())

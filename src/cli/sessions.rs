@@ -1,7 +1,6 @@
 //! `doorcode sessions list|revoke`.
 
 use super::output::{SessionJson, Table, count, or_dash, print_json, shorten, utc};
-use super::users::unknown;
 use super::{CliError, open_existing};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -20,7 +19,7 @@ pub(super) async fn list(
     let user_id = match who {
         Some(who) => {
             let user = storage.find_user(who.clone(), now).await?;
-            Some(user.ok_or_else(|| unknown(&who))?.id)
+            Some(user.ok_or_else(|| CliError::unknown_user(&who))?.id)
         }
         None => None,
     };
@@ -46,7 +45,7 @@ pub(super) async fn revoke(config: &Config, who: Option<UserRef>) -> Result<(), 
             let user = storage
                 .find_user(who.clone(), now)
                 .await?
-                .ok_or_else(|| unknown(&who))?;
+                .ok_or_else(|| CliError::unknown_user(&who))?;
             let revoked = storage.revoke_user_sessions(user.id, now).await?;
             let email = user.emails.first().map_or("no email", String::as_str);
             println!(

@@ -11,8 +11,9 @@ use super::CliError;
 use super::output::utc;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::config::Settings;
 use crate::domain::EmailAddress;
-use crate::mail::{Mailer, describe_smtp_error, parse_from};
+use crate::mail::{Mailer, describe_smtp_error};
 
 /// The whole exchange, connect to `250`; each SMTP command has its own shorter limit.
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -20,9 +21,10 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 pub(super) async fn send(config: &Config, address: &str) -> Result<(), CliError> {
     let to = EmailAddress::parse(address)
         .map_err(|e| CliError::Usage(format!("`{address}` is not an email address. {e}")))?;
-    let message = test_message(config, &to)?;
+    let settings = Settings::parse(config).map_err(|e| anyhow!("{e}"))?;
+    let message = test_message(config, &settings, &to)?;
     let url = config.email.smtp_url.expose();
-    let mailer = Mailer::from_url(url).context("email.smtp_url")?;
+    let mailer = Mailer::new(settings.smtp.as_ref()).context("email.smtp_url")?;
     match &mailer {
         Mailer::Log => {
             mailer.send(message).await.map_err(|e| anyhow!("{e}"))?;
@@ -59,7 +61,11 @@ pub(super) async fn send(config: &Config, address: &str) -> Result<(), CliError>
     Ok(())
 }
 
-fn test_message(config: &Config, to: &EmailAddress) -> anyhow::Result<Message> {
+fn test_message(
+    config: &Config,
+    settings: &Settings,
+    to: &EmailAddress,
+) -> anyhow::Result<Message> {
     let app_name = &config.server.app_name;
     let base_url = config.server.base_url.origin();
     let sent_at = utc(Clock::default().now());
@@ -84,7 +90,7 @@ fn test_message(config: &Config, to: &EmailAddress) -> anyhow::Result<Message> {
             }
         }
     };
-    let from = parse_from(&config.email.from).map_err(|e| anyhow!("email.from: {e}"))?;
+    let from = settings.from.clone();
     let to: Mailbox = to.as_str().parse().context("the recipient address")?;
     Message::builder()
         .from(from)

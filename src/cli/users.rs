@@ -1,6 +1,5 @@
 //! `doorcode users list|show|delete`.
 
-use anyhow::anyhow;
 use serde::Serialize;
 
 use super::output::{SessionJson, Table, UserJson, clean, count, or_dash, print_json, utc};
@@ -48,7 +47,7 @@ pub(super) async fn show(config: &Config, who: UserRef, json: bool) -> Result<()
     let user = storage
         .find_user(who.clone(), now)
         .await?
-        .ok_or_else(|| unknown(&who))?;
+        .ok_or_else(|| CliError::unknown_user(&who))?;
     let sessions = storage.list_live_sessions(Some(user.id), now).await?;
     if json {
         #[derive(Serialize)]
@@ -85,7 +84,7 @@ pub(super) async fn delete(config: &Config, who: UserRef) -> Result<(), CliError
     let deleted = storage
         .delete_user(who.clone(), Clock::default().now())
         .await?
-        .ok_or_else(|| unknown(&who))?;
+        .ok_or_else(|| CliError::unknown_user(&who))?;
     let mut what = vec![
         count(deleted.emails as u64, "email"),
         count(deleted.sessions as u64, "session"),
@@ -100,11 +99,6 @@ pub(super) async fn delete(config: &Config, who: UserRef) -> Result<(), CliError
         what.join(", ")
     );
     Ok(())
-}
-
-/// `no user with id 42`, `no user with email ada@example.com`.
-pub(super) fn unknown(who: &UserRef) -> CliError {
-    CliError::Failed(anyhow!("no user with {who}"))
 }
 
 fn emails(user: &UserOverview) -> String {

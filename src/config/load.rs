@@ -1,10 +1,9 @@
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use toml::{Table, Value};
 
 use super::Config;
-use crate::i18n::Language;
 
 /// One line naming the key and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -12,7 +11,7 @@ use crate::i18n::Language;
 pub struct ConfigError(String);
 
 impl ConfigError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(super) fn new(message: impl Into<String>) -> Self {
         Self(message.into())
     }
 }
@@ -57,7 +56,8 @@ pub fn load_config(
             .unwrap_or_default();
         ConfigError::new(format!("{key}{origin}: {}", e.inner().message()))
     })?;
-    validate(&config)?;
+    // Parsing into settings checks everything a type alone cannot.
+    super::Settings::parse(&config)?;
     Ok(config)
 }
 
@@ -142,125 +142,6 @@ fn env_value(default: &Value, raw: &str) -> Result<Value, String> {
                 .collect(),
         )),
         _ => Ok(Value::String(raw.to_owned())),
-    }
-}
-
-/// Rules that span keys or need more than a type to check.
-fn validate(config: &Config) -> Result<(), ConfigError> {
-    let fail = |message: String| Err(ConfigError::new(message));
-
-    if !config.database.url.is_empty() {
-        let url = config.database.url.expose();
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return fail("database.url: must be a postgres:// URL, or empty for SQLite".into());
-        }
-        if let Err(e) = url.parse::<tokio_postgres::Config>() {
-            return fail(format!("database.url: not a valid PostgreSQL URL: {e}"));
-        }
-        // Every instance must hash and seal codes with the same secret; a file
-        // beside a SQLite database would give each instance its own.
-        if config.security.secret_key.is_empty() {
-            return fail(
-                "security.secret_key: must be set when database.url is set, the same on every \
-                 instance (e.g. the output of `openssl rand -hex 32`)"
-                    .into(),
-            );
-        }
-    }
-    if config.database.path.as_os_str().is_empty() {
-        return fail("database.path: must not be empty".into());
-    }
-    if config.server.app_name.trim().is_empty() {
-        return fail("server.app_name: must not be empty".into());
-    }
-    if Language::find(&config.server.default_language).is_none() {
-        return fail(format!(
-            "server.default_language: `{}` has no catalogue (available: {}; add locales/{}.toml to add it)",
-            config.server.default_language,
-            Language::tags(),
-            config.server.default_language,
-        ));
-    }
-    check_logo_url(&config.server.logo_url)
-        .map_err(|e| ConfigError::new(format!("server.logo_url: {e}")))?;
-    let mut hosts = BTreeSet::new();
-    for host in &config.server.allowed_redirect_hosts {
-        let is_host = !host.is_empty()
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-        if !is_host {
-            return fail(format!(
-                "server.allowed_redirect_hosts: `{host}` is not a host name (e.g. app.example.com)"
-            ));
-        }
-        hosts.insert(host);
-    }
-    let turnstile = &config.turnstile;
-    if turnstile.site_key.is_empty() != turnstile.secret_key.is_empty() {
-        let (set, missing) = if turnstile.site_key.is_empty() {
-            ("turnstile.secret_key", "turnstile.site_key")
-        } else {
-            ("turnstile.site_key", "turnstile.secret_key")
-        };
-        return fail(format!(
-            "{missing}: must be set because {set} is (set both to turn CAPTCHA on, or neither for development)"
-        ));
-    }
-    if !matches!(turnstile.verify_url.scheme(), "http" | "https") {
-        return fail("turnstile.verify_url: must be an http:// or https:// URL".into());
-    }
-    if !config.email.smtp_url.is_empty() {
-        crate::mail::check_smtp_url(config.email.smtp_url.expose())
-            .map_err(|e| ConfigError::new(format!("email.smtp_url: {e}")))?;
-    }
-    crate::mail::parse_from(&config.email.from)
-        .map_err(|e| ConfigError::new(format!("email.from: {e}")))?;
-    if !config.security.secret_key.is_empty() {
-        crate::domain::ServerSecret::decode(config.security.secret_key.expose())
-            .map_err(|e| ConfigError::new(format!("security.secret_key: {e}")))?;
-    }
-    let cookie = &config.session.cookie_name;
-    if cookie.is_empty()
-        || !cookie
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return fail(format!(
-            "session.cookie_name: `{cookie}` may only contain letters, digits, `_` and `-`"
-        ));
-    }
-    Ok(())
-}
-
-/// The header logo is loaded by every visitor's browser, so it must come over https
-/// (or from this site), and its host is added to the Content-Security-Policy.
-fn check_logo_url(logo: &str) -> Result<(), String> {
-    if logo.is_empty() {
-        return Ok(());
-    }
-    let example = "use an https:// URL or a path on this site such as /assets/logo.svg";
-    if logo.starts_with('/') {
-        let path_only = !logo.starts_with("//")
-            && !logo.contains(['\\', '"', '\'', '<', '>', ' '])
-            && !logo.chars().any(char::is_control);
-        return if path_only {
-            Ok(())
-        } else {
-            Err(format!("`{logo}` is not a plain path; {example}"))
-        };
-    }
-    match url::Url::parse(logo) {
-        Ok(url) if url.scheme() == "https" && url.host_str().is_some_and(|h| !h.is_empty()) => {
-            if url.username().is_empty() && url.password().is_none() {
-                Ok(())
-            } else {
-                Err(format!("`{logo}` must not contain a user name or password"))
-            }
-        }
-        _ => Err(format!(
-            "`{logo}` is neither an https:// URL nor a path; {example}"
-        )),
     }
 }
 

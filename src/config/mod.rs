@@ -5,6 +5,7 @@
 //! is deserialised into typed settings and cross-checked. Any failure names the key.
 
 mod load;
+mod settings;
 mod types;
 
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use load::{ConfigError, load_config};
+pub use settings::{CodePolicy, SecretSource, Settings, SmtpTarget, TurnstileKeys, parse_from};
 pub use types::{BaseUrl, Secret};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -120,13 +122,6 @@ impl Default for TurnstileConfig {
             )
             .expect("default verify_url is valid"),
         }
-    }
-}
-
-impl TurnstileConfig {
-    /// CAPTCHA is on only when both keys are set; `validate` refuses exactly one.
-    pub fn enabled(&self) -> bool {
-        !self.site_key.is_empty() && !self.secret_key.is_empty()
     }
 }
 

@@ -5,20 +5,48 @@
 mod error;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 pub use error::{CodeProblem, LoginError, email_key, name_key};
 
-use crate::config::AskName;
+use crate::clock::Clock;
+use crate::config::{AskName, CodePolicy};
 use crate::domain::{
-    ChallengeId, EmailAddress, LoginCode, PersonName, PublicSessionId, RandomId, SessionToken,
+    ChallengeId, EmailAddress, LoginCode, PersonName, PublicSessionId, RandomId, ServerSecret,
+    SessionToken,
 };
 use crate::i18n::Language;
-use crate::mail::seal_code;
-use crate::state::AppState;
+use crate::mail::{MailQueue, seal_code};
+use crate::metrics::Metrics;
 use crate::storage::{
     ChallengeInfo, CompleteOutcome, CompleteRequest, Limits, NewChallenge, NewMail, NewSession,
-    ResendOutcome, ResendRequest, SessionRecord, StartOutcome, VerifyOutcome, VerifyRequest,
+    ResendOutcome, ResendRequest, SessionRecord, StartOutcome, Storage, VerifyOutcome,
+    VerifyRequest,
 };
+use crate::turnstile::Turnstile;
+
+/// What the sign-in flow works with, built once at start-up.
+pub struct SignIn {
+    pub storage: Storage,
+    /// `None`: CAPTCHA off.
+    pub turnstile: Option<Turnstile>,
+    pub mail: MailQueue,
+    pub secret: ServerSecret,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+    pub policy: Policy,
+}
+
+/// The settings the flow decides by.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub code: CodePolicy,
+    pub limits: Limits,
+    pub ask_name: AskName,
+    pub session_ttl_secs: i64,
+    /// The public host, for Message-IDs.
+    pub mail_host: String,
+}
 
 /// A successful check of a code.
 pub enum Verified {
@@ -50,27 +78,13 @@ impl NameInput<'_> {
     }
 }
 
-fn limits(state: &AppState) -> Limits {
-    let c = &state.config;
-    Limits {
-        email_per_hour: c.rate_limit.email_per_hour.get(),
-        ip_per_hour: c.rate_limit.ip_per_hour.get(),
-        failures_per_email_per_hour: c.rate_limit.failures_per_email_per_hour.get(),
-        resend_interval_secs: i64::try_from(c.code.resend_interval_secs).unwrap_or(i64::MAX / 2),
-    }
-}
-
-fn code_ttl(state: &AppState) -> i64 {
-    i64::try_from(state.config.code.ttl_secs.get()).unwrap_or(i64::MAX / 4)
-}
-
 /// Email + CAPTCHA ⇒ a new sign-in with its first code queued for mail, written
 /// in `language`.
 ///
 /// The same work is done whether or not the address has an account: one challenge,
 /// one code, one queued message.
 pub async fn start(
-    state: &AppState,
+    flow: &SignIn,
     raw_email: &str,
     captcha: &str,
     client_ip: IpAddr,
@@ -78,30 +92,30 @@ pub async fn start(
     language: Language,
 ) -> Result<ChallengeInfo, LoginError> {
     let email = EmailAddress::parse(raw_email).map_err(LoginError::InvalidEmail)?;
-    if let Some(turnstile) = &state.turnstile {
+    if let Some(turnstile) = &flow.turnstile {
         turnstile.verify(captcha, Some(client_ip)).await?;
     }
-    let now = state.clock.now();
+    let now = flow.clock.now();
     let id = ChallengeId::generate();
     let code = LoginCode::generate();
-    let expires_at = now + code_ttl(state);
+    let expires_at = now + flow.policy.code.ttl_secs;
     let new = NewChallenge {
-        code_hash: code.hash(&state.secret, id.as_str()),
-        mail: MailParts::from(state, language).new_mail(&email, &code, expires_at),
+        code_hash: code.hash(&flow.secret, id.as_str()),
+        mail: MailParts::from(flow, language).new_mail(&email, &code, expires_at),
         id,
         email,
         browser_hash,
         code_expires_at: expires_at,
         ip: client_ip.to_string(),
     };
-    let max_attempts = state.config.code.max_attempts.get();
-    match state
+    let max_attempts = flow.policy.code.max_attempts;
+    match flow
         .storage
-        .start_challenge(new, limits(state), max_attempts, now)
+        .start_challenge(new, flow.policy.limits, max_attempts, now)
         .await?
     {
         StartOutcome::Started(info) => {
-            state.mail.wake();
+            flow.mail.wake();
             tracing::info!(to = %info.email.masked(), "sign-in started; code queued");
             Ok(info)
         }
@@ -112,7 +126,7 @@ pub async fn start(
 /// Checks a code; on success signs the person in (creating the account if new and
 /// named), or sends them to the name page.
 pub async fn verify(
-    state: &AppState,
+    flow: &SignIn,
     challenge_id: &str,
     browser_hash: Option<String>,
     code_input: &str,
@@ -123,7 +137,7 @@ pub async fn verify(
         Ok(code) => code,
         Err(e) => {
             return Err(
-                on_code_page(state, challenge_id, browser_hash, CodeProblem::BadCode(e)).await,
+                on_code_page(flow, challenge_id, browser_hash, CodeProblem::BadCode(e)).await,
             );
         }
     };
@@ -131,25 +145,25 @@ pub async fn verify(
         Ok(name) => name,
         Err(e) => {
             return Err(
-                on_code_page(state, challenge_id, browser_hash, CodeProblem::BadName(e)).await,
+                on_code_page(flow, challenge_id, browser_hash, CodeProblem::BadName(e)).await,
             );
         }
     };
-    let now = state.clock.now();
+    let now = flow.clock.now();
     let token = SessionToken::generate();
     let request = VerifyRequest {
-        candidate: code.hash(&state.secret, challenge_id),
+        candidate: code.hash(&flow.secret, challenge_id),
         challenge_id: ChallengeId::presented(challenge_id),
         browser_hash,
         name,
-        names_after_code: state.config.signup.ask_name == AskName::AfterCode,
-        max_attempts: state.config.code.max_attempts.get(),
-        limits: limits(state),
-        session: new_session(state, &token, now, user_agent),
-        name_window_secs: code_ttl(state),
+        names_after_code: flow.policy.ask_name == AskName::AfterCode,
+        max_attempts: flow.policy.code.max_attempts,
+        limits: flow.policy.limits,
+        session: new_session(flow, &token, now, user_agent),
+        name_window_secs: flow.policy.code.ttl_secs,
         now,
     };
-    match state.storage.verify_code(request).await? {
+    match flow.storage.verify_code(request).await? {
         VerifyOutcome::SignedIn { session, new_user } => {
             log_signed_in(&session, new_user);
             Ok(Verified::SignedIn(SignedIn {
@@ -163,7 +177,7 @@ pub async fn verify(
         VerifyOutcome::Refused(refusal, info) => Err(LoginError::Limited(refusal, Some(info))),
         VerifyOutcome::WrongCode(info) => {
             tracing::info!(to = %info.email.masked(), attempts_left = info.attempts_left, "wrong code");
-            state.metrics.wrong_code();
+            flow.metrics.wrong_code();
             if info.attempts_left == 0 {
                 return Err(LoginError::Closed(crate::storage::Closed::OutOfAttempts));
             }
@@ -181,7 +195,7 @@ pub async fn verify(
 
 /// Finishes a sign-up from the name page.
 pub async fn complete(
-    state: &AppState,
+    flow: &SignIn,
     challenge_id: &str,
     browser_hash: Option<String>,
     name: NameInput<'_>,
@@ -191,20 +205,20 @@ pub async fn complete(
         Ok(Some(name)) => name,
         Ok(None) => {
             return Err(name_page_error(
-                state,
+                flow,
                 challenge_id,
                 browser_hash,
                 crate::domain::NameError::FirstMissing,
             )
             .await);
         }
-        Err(e) => return Err(name_page_error(state, challenge_id, browser_hash, e).await),
+        Err(e) => return Err(name_page_error(flow, challenge_id, browser_hash, e).await),
     };
-    let now = state.clock.now();
+    let now = flow.clock.now();
     let token = SessionToken::generate();
-    let session = new_session(state, &token, now, user_agent);
-    let max_attempts = state.config.code.max_attempts.get();
-    let outcome = state
+    let session = new_session(flow, &token, now, user_agent);
+    let max_attempts = flow.policy.code.max_attempts;
+    let outcome = flow
         .storage
         .complete_signup(CompleteRequest {
             challenge_id: ChallengeId::presented(challenge_id),
@@ -235,18 +249,18 @@ pub async fn complete(
 /// Mails a fresh code for the same sign-in, written in `language`; earlier codes
 /// stay valid.
 pub async fn resend(
-    state: &AppState,
+    flow: &SignIn,
     challenge_id: &str,
     browser_hash: Option<String>,
     client_ip: IpAddr,
     language: Language,
 ) -> Result<ChallengeInfo, LoginError> {
-    let now = state.clock.now();
+    let now = flow.clock.now();
     let code = LoginCode::generate();
-    let expires_at = now + code_ttl(state);
-    let code_hash = code.hash(&state.secret, challenge_id);
-    let mail_state = MailParts::from(state, language);
-    let outcome = state
+    let expires_at = now + flow.policy.code.ttl_secs;
+    let code_hash = code.hash(&flow.secret, challenge_id);
+    let mail_state = MailParts::from(flow, language);
+    let outcome = flow
         .storage
         .resend_code(
             ResendRequest {
@@ -255,8 +269,8 @@ pub async fn resend(
                 code_hash,
                 code_expires_at: expires_at,
                 ip: client_ip.to_string(),
-                limits: limits(state),
-                max_attempts: state.config.code.max_attempts.get(),
+                limits: flow.policy.limits,
+                max_attempts: flow.policy.code.max_attempts,
                 now,
             },
             move |to| mail_state.new_mail(to, &code, expires_at),
@@ -264,7 +278,7 @@ pub async fn resend(
         .await?;
     match outcome {
         ResendOutcome::Resent(info) => {
-            state.mail.wake();
+            flow.mail.wake();
             tracing::info!(to = %info.email.masked(), "new code queued");
             Ok(info)
         }
@@ -275,13 +289,13 @@ pub async fn resend(
 
 /// Loads the sign-in so an error can be shown on its code page.
 async fn on_code_page(
-    state: &AppState,
+    flow: &SignIn,
     challenge_id: &str,
     browser_hash: Option<String>,
     problem: CodeProblem,
 ) -> LoginError {
-    let max_attempts = state.config.code.max_attempts.get();
-    match state
+    let max_attempts = flow.policy.code.max_attempts;
+    match flow
         .storage
         .challenge_info(
             ChallengeId::presented(challenge_id),
@@ -297,24 +311,24 @@ async fn on_code_page(
 }
 
 async fn name_page_error(
-    state: &AppState,
+    flow: &SignIn,
     challenge_id: &str,
     browser_hash: Option<String>,
     problem: crate::domain::NameError,
 ) -> LoginError {
-    match on_code_page(state, challenge_id, browser_hash, CodeProblem::CodeNeeded).await {
+    match on_code_page(flow, challenge_id, browser_hash, CodeProblem::CodeNeeded).await {
         LoginError::OnCodePage { info, .. } => LoginError::OnNamePage { info, problem },
         other => other,
     }
 }
 
 fn new_session(
-    state: &AppState,
+    flow: &SignIn,
     token: &SessionToken,
     now: i64,
     user_agent: Option<&str>,
 ) -> NewSession {
-    let ttl = i64::try_from(state.config.session.ttl_secs.get()).unwrap_or(i64::MAX / 4);
+    let ttl = flow.policy.session_ttl_secs;
     NewSession {
         token_hash: token.hash(),
         public_id: PublicSessionId::generate(),
@@ -331,16 +345,16 @@ fn log_signed_in(session: &SessionRecord, new_user: bool) {
 /// What sealing a code needs; for a resend it moves into the storage transaction,
 /// which is where the recipient is learnt. Message-IDs name the public host.
 struct MailParts {
-    secret: crate::domain::ServerSecret,
+    secret: ServerSecret,
     host: String,
     language: Language,
 }
 
 impl MailParts {
-    fn from(state: &AppState, language: Language) -> Self {
+    fn from(flow: &SignIn, language: Language) -> Self {
         Self {
-            secret: state.secret.clone(),
-            host: state.config.server.base_url.host().to_owned(),
+            secret: flow.secret.clone(),
+            host: flow.policy.mail_host.clone(),
             language,
         }
     }

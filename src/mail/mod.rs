@@ -12,6 +12,8 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncTransport, Message, Tokio1Executor};
 
+use crate::config::SmtpTarget;
+
 pub use check::{Outcome, STEP_TIMEOUT, SmtpStep, check_smtp, describe_smtp_error};
 pub use seal::{open_code, seal_code};
 pub use templates::{EmailTemplates, RenderedEmail};
@@ -19,20 +21,6 @@ pub use worker::{MailQueue, MailSettings};
 
 /// How long one SMTP exchange may take before it counts as a transient failure.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Checks that `url` is an SMTP URL lettre understands (no connection is made).
-pub fn check_smtp_url(url: &str) -> Result<(), String> {
-    AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-        .map(drop)
-        .map_err(|e| {
-            format!("not a usable SMTP URL ({e}); e.g. smtp://user:pass@host:587?tls=required")
-        })
-}
-
-pub fn parse_from(from: &str) -> Result<Mailbox, String> {
-    from.parse::<Mailbox>()
-        .map_err(|e| format!("`{from}` is not an address like `Name <no-reply@example.com>` ({e})"))
-}
 
 /// How a message left (or did not leave).
 #[derive(Debug, thiserror::Error)]
@@ -52,17 +40,17 @@ pub enum Mailer {
 }
 
 impl Mailer {
-    /// An empty URL means dev mode.
-    pub fn from_url(url: &str) -> anyhow::Result<Self> {
-        if url.is_empty() {
+    /// No SMTP server means dev mode.
+    pub fn new(smtp: Option<&SmtpTarget>) -> anyhow::Result<Self> {
+        let Some(smtp) = smtp else {
             return Ok(Mailer::Log);
-        }
+        };
         // One pooled connection per message in flight: lettre writes a message's end
         // in a separate small packet that waits out the peer's delayed ACK (~40 ms),
         // so throughput comes from sending on many connections at once.
         let pool =
             lettre::transport::smtp::PoolConfig::new().max_size(worker::CONCURRENT_SENDS as u32);
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp.url())?
             .timeout(Some(SMTP_TIMEOUT))
             .pool_config(pool)
             .build();
@@ -122,12 +110,12 @@ mod tests {
             "smtp://smtp.example.com:587?tls=opportunistic",
             "smtps://user:pass@smtp.example.com:465",
         ] {
-            assert!(check_smtp_url(url).is_ok(), "{url}");
-            assert!(!Mailer::from_url(url).unwrap().is_dev(), "{url}");
+            let target = SmtpTarget::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert!(!Mailer::new(Some(&target)).unwrap().is_dev(), "{url}");
         }
-        assert!(Mailer::from_url("").unwrap().is_dev());
+        assert!(Mailer::new(None).unwrap().is_dev());
         for bad in ["http://smtp.example.com", "smtp//nohost", "mailto:x@y.z"] {
-            assert!(check_smtp_url(bad).is_err(), "{bad}");
+            assert!(SmtpTarget::parse(bad).is_err(), "{bad}");
         }
     }
 }

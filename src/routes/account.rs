@@ -5,18 +5,19 @@ use std::sync::Arc;
 
 use poem::http::StatusCode;
 use poem::web::{Data, cookie::CookieJar};
-use poem::{Body, Response, handler};
+use poem::{Body, Request, Response, handler};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::home::{render, signed_in};
+use super::{PageError, read_form};
 use crate::domain::{PersonName, PublicSessionId};
 use crate::i18n::Language;
 use crate::login::name_key;
 use crate::pages::FieldError;
 use crate::session::ActiveSession;
 use crate::state::AppState;
-use crate::web::{read_form, see_other, unavailable};
+use crate::web::see_other;
 
 #[derive(Deserialize)]
 struct NameForm {
@@ -37,10 +38,11 @@ struct SessionForm {
 async fn signed_in_with_form<F: DeserializeOwned>(
     state: &AppState,
     lang: Language,
+    req: &Request,
     jar: &CookieJar,
     body: Body,
-) -> Result<(ActiveSession, F), Response> {
-    let active = signed_in(state, lang, jar).await?;
+) -> Result<(ActiveSession, F), PageError> {
+    let active = signed_in(state, lang, req, jar).await?;
     let form = read_form(state, lang, body).await?;
     Ok((active, form))
 }
@@ -49,14 +51,12 @@ async fn signed_in_with_form<F: DeserializeOwned>(
 pub async fn rename(
     state: Data<&Arc<AppState>>,
     lang: Data<&Language>,
+    req: &Request,
     jar: &CookieJar,
     body: Body,
-) -> Response {
+) -> Result<Response, PageError> {
     let lang = *lang.0;
-    let (active, form): (_, NameForm) = match signed_in_with_form(&state, lang, jar, body).await {
-        Ok(both) => both,
-        Err(response) => return response,
-    };
+    let (active, form): (_, NameForm) = signed_in_with_form(&state, lang, req, jar, body).await?;
     let name = match PersonName::parse(&form.first_name, &form.last_name) {
         Ok(name) => name,
         Err(e) => {
@@ -77,13 +77,12 @@ pub async fn rename(
             .await;
         }
     };
-    match state.storage.rename_user(active.record.user_id, name).await {
-        Ok(()) => see_other("/?done=name"),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot save a name: database unavailable (503)");
-            unavailable(&state, lang)
-        }
-    }
+    state
+        .storage
+        .rename_user(active.record.user_id, name)
+        .await
+        .map_err(|e| PageError::unavailable(&state, lang, "save a name", e))?;
+    Ok(see_other("/?done=name"))
 }
 
 /// Signs out one of the person's own devices; anyone else's session id is a 404.
@@ -91,25 +90,24 @@ pub async fn rename(
 pub async fn end_session(
     state: Data<&Arc<AppState>>,
     lang: Data<&Language>,
+    req: &Request,
     jar: &CookieJar,
     body: Body,
-) -> Response {
+) -> Result<Response, PageError> {
     let lang = *lang.0;
-    let (active, form): (_, SessionForm) = match signed_in_with_form(&state, lang, jar, body).await
-    {
-        Ok(both) => both,
-        Err(response) => return response,
-    };
-    match state
+    let (active, form): (_, SessionForm) =
+        signed_in_with_form(&state, lang, req, jar, body).await?;
+    let ended = state
         .storage
         .delete_user_session(
             active.record.user_id,
             PublicSessionId::presented(&form.session),
         )
         .await
-    {
-        Ok(true) => see_other("/?done=ended"),
-        Ok(false) => {
+        .map_err(|e| PageError::unavailable(&state, lang, "end a session", e))?;
+    match ended {
+        true => Ok(see_other("/?done=ended")),
+        false => {
             let error = FieldError {
                 field: "",
                 message: lang.text("home.already_ended").into(),
@@ -125,10 +123,6 @@ pub async fn end_session(
             )
             .await
         }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot end a session: database unavailable (503)");
-            unavailable(&state, lang)
-        }
     }
 }
 
@@ -136,29 +130,20 @@ pub async fn end_session(
 pub async fn end_other_sessions(
     state: Data<&Arc<AppState>>,
     lang: Data<&Language>,
+    req: &Request,
     jar: &CookieJar,
-) -> Response {
+) -> Result<Response, PageError> {
     let lang = *lang.0;
-    let active = match signed_in(&state, lang, jar).await {
-        Ok(active) => active,
-        Err(response) => return response,
-    };
-    match state
+    let active = signed_in(&state, lang, req, jar).await?;
+    let ended = state
         .storage
         .delete_other_sessions(active.record.user_id, active.token.hash())
         .await
-    {
-        Ok(ended) => {
-            tracing::info!(
-                user_id = active.record.user_id,
-                ended,
-                "signed out everywhere else"
-            );
-            see_other("/?done=others")
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot end sessions: database unavailable (503)");
-            unavailable(&state, lang)
-        }
-    }
+        .map_err(|e| PageError::unavailable(&state, lang, "end sessions", e))?;
+    tracing::info!(
+        user_id = active.record.user_id,
+        ended,
+        "signed out everywhere else"
+    );
+    Ok(see_other("/?done=others"))
 }

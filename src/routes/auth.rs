@@ -10,9 +10,10 @@ use poem::web::Data;
 use poem::web::cookie::CookieJar;
 use poem::{Request, Response, handler};
 
-use crate::session;
+use crate::session::Surface;
 use crate::state::AppState;
-use crate::web::{bearer_token, cookies};
+use crate::storage::SessionRecord;
+use crate::web::{cookies, presented};
 
 /// The same answer, for what `web::hot` leaves to the router (`HEAD`).
 #[handler]
@@ -21,50 +22,48 @@ pub async fn check(state: Data<&Arc<AppState>>, req: &Request) -> Response {
 }
 
 /// 200 with the person's id, email and name in headers for a live session (cookie
-/// or bearer token), 401 otherwise. When the session's expiry moves forward and
-/// it came as a cookie, the renewed cookie comes along, for proxies that pass
-/// `Set-Cookie` on.
+/// or bearer token), 401 otherwise. The cookie goes as the session gate says
+/// (renewed, or cleared when dead), for proxies that pass `Set-Cookie` on.
 pub async fn respond(state: &AppState, req: &Request) -> Response {
-    let (presented, via_cookie) = match bearer_token(req) {
-        Some(token) => (token, false),
-        None => match cookies::session_from_headers(req, state) {
-            Some(token) => (token.to_owned(), true),
-            None => return answer(StatusCode::UNAUTHORIZED),
-        },
-    };
-    match session::authenticate(state, &presented).await {
-        Ok(Some(active)) => {
-            let record = &active.record;
-            let name = match &record.last_name {
-                Some(last) => format!("{} {last}", record.first_name),
-                None => record.first_name.clone(),
-            };
-            let mut response = answer(StatusCode::OK);
-            let headers = response.headers_mut();
-            headers.insert("x-doorcode-user-id", HeaderValue::from(record.user_id));
-            // Names and addresses were checked for control characters when stored, so
-            // they are valid header bytes (UTF-8 travels as opaque bytes).
-            for (key, value) in [
-                ("x-doorcode-email", record.email.as_str()),
-                ("x-doorcode-name", name.as_str()),
-            ] {
-                if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
-                    headers.insert(key, value);
-                }
-            }
-            if active.renewed && via_cookie {
-                let jar = CookieJar::default();
-                cookies::set_session(&jar, state, active.token.expose());
-                cookies::send(&jar, &mut response);
-            }
-            response
-        }
-        Ok(None) => answer(StatusCode::UNAUTHORIZED),
+    let presented = presented(req, state, Surface::Service);
+    let checked = match state.sessions.check(presented.as_ref()).await {
+        Ok(checked) => checked,
         Err(e) => {
             tracing::error!(error = %e, "cannot check a session: database unavailable (503)");
-            answer(StatusCode::SERVICE_UNAVAILABLE)
+            return answer(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    };
+    let mut response = match &checked.session {
+        Some(active) => signed_in(&active.record),
+        None => answer(StatusCode::UNAUTHORIZED),
+    };
+    // Answered ahead of the cookie jar: this one starts empty and goes out here.
+    let jar = CookieJar::default();
+    cookies::apply(&jar, state, &checked.cookie);
+    cookies::send(&jar, &mut response);
+    response
+}
+
+/// 200 with who is signed in, in the headers proxies pass on to the app.
+fn signed_in(record: &SessionRecord) -> Response {
+    let name = match &record.last_name {
+        Some(last) => format!("{} {last}", record.first_name),
+        None => record.first_name.clone(),
+    };
+    let mut response = answer(StatusCode::OK);
+    let headers = response.headers_mut();
+    headers.insert("x-doorcode-user-id", HeaderValue::from(record.user_id));
+    // Names and addresses were checked for control characters when stored, so
+    // they are valid header bytes (UTF-8 travels as opaque bytes).
+    for (key, value) in [
+        ("x-doorcode-email", record.email.as_str()),
+        ("x-doorcode-name", name.as_str()),
+    ] {
+        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+            headers.insert(key, value);
         }
     }
+    response
 }
 
 fn answer(status: StatusCode) -> Response {

@@ -6,38 +6,30 @@ use poem::http::StatusCode;
 use poem::web::{Data, cookie::CookieJar};
 use poem::{Request, Response, handler};
 
+use super::{PageError, chrome};
 use crate::i18n::Language;
 use crate::pages::{FieldError, HomeView, home_page};
-use crate::session::{self, ActiveSession};
+use crate::session::{ActiveSession, Surface};
 use crate::state::AppState;
-use crate::web::{chrome, cookies, page, see_other, unavailable};
+use crate::web::{cookies, page, presented, see_other};
 
-/// The live session of this browser, or the response to give instead: to the
-/// sign-in page when there is none, 503 when it cannot be checked.
+/// The live session of this browser; without one, to the sign-in page.
 pub(super) async fn signed_in(
     state: &AppState,
     lang: Language,
+    req: &Request,
     jar: &CookieJar,
-) -> Result<ActiveSession, Response> {
-    let Some(presented) = cookies::session_value(jar, state) else {
-        return Err(see_other("/login"));
-    };
-    match session::authenticate(state, &presented).await {
-        Ok(Some(active)) => {
-            if active.renewed {
-                cookies::set_session(jar, state, active.token.expose());
-            }
-            Ok(active)
-        }
-        Ok(None) => {
-            cookies::clear(jar, state, &state.cookies.session);
-            Err(see_other("/login"))
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot check a session: database unavailable (503)");
-            Err(unavailable(state, lang))
-        }
-    }
+) -> Result<ActiveSession, PageError> {
+    let presented = presented(req, state, Surface::Page);
+    let checked = state
+        .sessions
+        .check(presented.as_ref())
+        .await
+        .map_err(|e| PageError::unavailable(state, lang, "check a session", e))?;
+    cookies::apply(jar, state, &checked.cookie);
+    checked
+        .session
+        .ok_or_else(|| PageError::from(see_other("/login")))
 }
 
 /// Renders the person's page, with an optional notice or error.
@@ -49,19 +41,13 @@ pub(super) async fn render(
     notice: Option<&str>,
     error: Option<FieldError<'_>>,
     typed_name: Option<(&str, &str)>,
-) -> Response {
+) -> Result<Response, PageError> {
     let now = state.clock.now();
-    let sessions = match state
+    let sessions = state
         .storage
         .list_sessions(active.record.user_id, now)
         .await
-    {
-        Ok(sessions) => sessions,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot list sessions: database unavailable (503)");
-            return unavailable(state, lang);
-        }
-    };
+        .map_err(|e| PageError::unavailable(state, lang, "list sessions", e))?;
     let view = HomeView {
         session: &active.record,
         sessions: &sessions,
@@ -70,7 +56,7 @@ pub(super) async fn render(
         error,
         typed_name,
     };
-    page(status, home_page(&chrome(state, lang), &view))
+    Ok(page(status, home_page(&chrome(state, lang), &view)))
 }
 
 /// Signed in: the person's page. Signed out: to the sign-in page.
@@ -80,12 +66,9 @@ pub async fn home(
     lang: Data<&Language>,
     req: &Request,
     jar: &CookieJar,
-) -> Response {
+) -> Result<Response, PageError> {
     let lang = *lang.0;
-    let active = match signed_in(&state, lang, jar).await {
-        Ok(active) => active,
-        Err(response) => return response,
-    };
+    let active = signed_in(&state, lang, req, jar).await?;
     // Set by the account actions' redirects (post, then redirect, then get).
     let notice = match req.uri().query() {
         Some("done=name") => Some(lang.text("home.name_saved")),
@@ -102,15 +85,17 @@ pub async fn home(
 pub async fn logout(
     state: Data<&Arc<AppState>>,
     lang: Data<&Language>,
+    req: &Request,
     jar: &CookieJar,
-) -> Response {
-    if let Some(presented) = cookies::session_value(jar, &state)
-        && let Err(e) = session::end(&state, &presented).await
-    {
-        tracing::error!(error = %e, "cannot sign out: database unavailable (503)");
-        return unavailable(&state, *lang.0);
+) -> Result<Response, PageError> {
+    if let Some(presented) = cookies::session_from_headers(req, &state) {
+        state
+            .sessions
+            .end(presented)
+            .await
+            .map_err(|e| PageError::unavailable(&state, *lang.0, "sign out", e))?;
     }
     cookies::clear(jar, &state, &state.cookies.session);
     cookies::set_notice(jar, &state, cookies::Notice::SignedOut);
-    see_other("/login")
+    Ok(see_other("/login"))
 }

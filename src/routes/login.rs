@@ -6,6 +6,7 @@ use poem::http::StatusCode;
 use poem::web::{Data, cookie::CookieJar};
 use poem::{Body, Request, Response, handler};
 
+use super::{PageError, chrome, read_form};
 use crate::config::AskName;
 use crate::forms::{ResendForm, StartForm, VerifyForm};
 use crate::i18n::Language;
@@ -17,7 +18,7 @@ use crate::redirect::safe_next;
 use crate::state::AppState;
 use crate::storage::ChallengeInfo;
 use crate::storage::Refusal;
-use crate::web::{chrome, client_ip, cookies, page, read_form, see_other, with_retry_after};
+use crate::web::{client_ip, cookies, page, see_other, with_retry_after};
 
 /// What the pages carry from one step to the next: what the person typed (shown
 /// again after an error) and where to go after signing in (already checked).
@@ -88,12 +89,9 @@ pub async fn start(
     req: &Request,
     jar: &CookieJar,
     body: Body,
-) -> Response {
+) -> Result<Response, PageError> {
     let lang = *lang.0;
-    let form: StartForm = match read_form(&state, lang, body).await {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
+    let form: StartForm = read_form(&state, lang, body).await?;
     let carry = Carry {
         email: &form.email,
         ..Carry::with_next(&state, form.next.as_deref())
@@ -101,10 +99,21 @@ pub async fn start(
     let ip = client_ip(req, state.config.server.trust_proxy_headers);
     let binding = cookies::ensure_login_binding(jar, &state);
     // The email goes out in the language of the page that asked for it.
-    match login::start(&state, &form.email, &form.captcha, ip, Some(binding), lang).await {
-        Ok(info) => code_response(&state, lang, StatusCode::OK, &info, &carry, None, None),
-        Err(error) => error_response(&state, lang, error, &carry),
-    }
+    Ok(
+        match login::start(
+            &state.signin,
+            &form.email,
+            &form.captcha,
+            ip,
+            Some(binding),
+            lang,
+        )
+        .await
+        {
+            Ok(info) => code_response(&state, lang, StatusCode::OK, &info, &carry, None, None),
+            Err(error) => error_response(&state, lang, error, &carry),
+        },
+    )
 }
 
 /// Takes the code page (code, and names for a new address) and the name page
@@ -116,12 +125,9 @@ pub async fn verify(
     req: &Request,
     jar: &CookieJar,
     body: Body,
-) -> Response {
+) -> Result<Response, PageError> {
     let lang = *lang.0;
-    let form: VerifyForm = match read_form(&state, lang, body).await {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
+    let form: VerifyForm = read_form(&state, lang, body).await?;
     let carry = Carry {
         first_name: form.first_name.as_deref().unwrap_or(""),
         last_name: form.last_name.as_deref().unwrap_or(""),
@@ -135,13 +141,13 @@ pub async fn verify(
     };
     let result = match form.code.as_deref() {
         None if form.first_name.is_some() => {
-            login::complete(&state, &form.challenge, browser, names, user_agent)
+            login::complete(&state.signin, &form.challenge, browser, names, user_agent)
                 .await
                 .map(Verified::SignedIn)
         }
         code => {
             login::verify(
-                &state,
+                &state.signin,
                 &form.challenge,
                 browser,
                 code.unwrap_or(""),
@@ -151,7 +157,7 @@ pub async fn verify(
             .await
         }
     };
-    match result {
+    Ok(match result {
         Ok(Verified::SignedIn(signed_in)) => {
             cookies::set_session(jar, &state, signed_in.token.expose());
             see_other(carry.next.as_deref().unwrap_or("/"))
@@ -160,7 +166,7 @@ pub async fn verify(
             name_response(&state, lang, StatusCode::OK, &info, &carry, None)
         }
         Err(error) => error_response(&state, lang, error, &carry),
-    }
+    })
 }
 
 #[handler]
@@ -170,30 +176,29 @@ pub async fn resend(
     req: &Request,
     jar: &CookieJar,
     body: Body,
-) -> Response {
+) -> Result<Response, PageError> {
     let lang = *lang.0;
-    let form: ResendForm = match read_form(&state, lang, body).await {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
+    let form: ResendForm = read_form(&state, lang, body).await?;
     let carry = Carry::with_next(&state, form.next.as_deref());
     let ip = client_ip(req, state.config.server.trust_proxy_headers);
     let browser = cookies::login_binding_hash(jar, &state);
-    match login::resend(&state, &form.challenge, browser, ip, lang).await {
-        Ok(info) => {
-            let notice = lang.text("code.resent");
-            code_response(
-                &state,
-                lang,
-                StatusCode::OK,
-                &info,
-                &carry,
-                Some(notice),
-                None,
-            )
-        }
-        Err(error) => error_response(&state, lang, error, &carry),
-    }
+    Ok(
+        match login::resend(&state.signin, &form.challenge, browser, ip, lang).await {
+            Ok(info) => {
+                let notice = lang.text("code.resent");
+                code_response(
+                    &state,
+                    lang,
+                    StatusCode::OK,
+                    &info,
+                    &carry,
+                    Some(notice),
+                    None,
+                )
+            }
+            Err(error) => error_response(&state, lang, error, &carry),
+        },
+    )
 }
 
 fn login_response(
@@ -240,12 +245,12 @@ fn code_page_response(
 ) -> Response {
     // In `after_code` mode every address gets this same page, so it says nothing
     // about whether the address has an account.
-    let ask_names = !info.has_account && state.config.signup.ask_name == AskName::WithCode;
+    let ask_names = !info.has_account && state.settings.ask_name == AskName::WithCode;
     let now = state.clock.now();
     let seconds_left = (info.expires_at - now).max(0);
-    let code = &state.config.code;
-    let last_sent = info.expires_at.saturating_sub_unsigned(code.ttl_secs.get());
-    let resend_interval = i64::try_from(code.resend_interval_secs).unwrap_or(i64::MAX / 2);
+    let code = &state.settings.code;
+    let last_sent = info.expires_at.saturating_sub(code.ttl_secs);
+    let resend_interval = code.resend_interval_secs;
     let resend_in = resend_in
         .unwrap_or_else(|| last_sent.saturating_add(resend_interval) - now)
         .clamp(0, resend_interval);

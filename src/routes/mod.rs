@@ -1,36 +1,20 @@
-//! The routes, grouped by resource, and the app that wires them together.
+//! The pages' surface: the browser routes, grouped by resource, each handler
+//! returning `Result<Response, PageError>`.
 
 mod account;
 mod auth;
+mod error;
 mod home;
 mod login;
 
 pub use auth::respond as check_session;
+pub use error::{PageError, chrome, read_form};
 
-use std::sync::Arc;
+use poem::{Route, get, post};
 
-use poem::endpoint::make_sync;
-use poem::http::{HeaderName, HeaderValue, StatusCode, header};
-use poem::middleware::{CatchPanic, CookieJarManager, SetHeader};
-use poem::web::Data;
-use poem::{Endpoint, EndpointExt, Response, Route, get, handler, post};
-
-use crate::config::ServerConfig;
-use crate::pages::message_page;
-use crate::state::AppState;
-use crate::web::{self, SCRIPT, STYLESHEET, chrome, page};
-
-pub fn app(state: Arc<AppState>) -> impl Endpoint {
-    let guard_state = state.clone();
-    let language_state = state.clone();
-    let panic_state = state.clone();
-    let metrics = state.metrics.clone();
-    let headers = security_headers(&state.config.server);
-    let set_headers = headers.iter().fold(SetHeader::new(), |set, (name, value)| {
-        set.overriding(name.clone(), value.clone())
-    });
-    let hot_state = state.clone();
-    Route::new()
+/// Adds the page routes to `route`.
+pub fn add(route: Route) -> Route {
+    route
         .at("/", get(home::home))
         .at("/logout", post(home::logout))
         .at("/account/name", post(account::rename))
@@ -43,117 +27,4 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         .at("/login/verify", post(login::verify))
         .at("/login/resend", post(login::resend))
         .at("/auth/check", get(auth::check))
-        .at("/healthz", get(healthz))
-        .at("/metrics", get(web::observe::metrics_page))
-        .nest("/api", crate::api::routes(state.clone()))
-        .at("/assets/style.css", get(make_sync(|_| stylesheet())))
-        .at("/assets/app.js", get(make_sync(|_| script())))
-        .around(move |ep, req| web::guard(ep, req, guard_state.clone()))
-        .with(CookieJarManager::new())
-        .data(state)
-        .around(move |ep, req| web::negotiate_language(ep, req, language_state.clone()))
-        .with(CatchPanic::new().with_handler(move |_| {
-            tracing::error!("a request handler panicked; answered 500");
-            // The request is gone by now; the page is in the default language.
-            let lang = panic_state.config.server.default_language();
-            page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                message_page(
-                    &chrome(&panic_state, lang),
-                    lang.text("status.failed.title"),
-                    lang.text("status.failed.message"),
-                    ("/login", lang.text("link.try_again")),
-                ),
-            )
-        }))
-        .with(set_headers)
-        .with(web::observe::Observe::new(metrics))
-        .around(move |ep, req| web::hot::ahead(ep, req, hot_state.clone(), headers.clone()))
-}
-
-/// Only what the pages and Cloudflare's Turnstile widget need (Cloudflare documents
-/// `script-src` and `frame-src https://challenges.cloudflare.com`); no framing. Forms
-/// post to the site itself, and the redirect after signing in may go to a host in
-/// `server.allowed_redirect_hosts` (browsers apply `form-action` to that redirect).
-fn content_security_policy(server: &ServerConfig) -> String {
-    let mut form_action = String::from("'self'");
-    for host in &server.allowed_redirect_hosts {
-        form_action.push_str(&format!(" https://{host}"));
-        if !server.base_url.is_https() {
-            form_action.push_str(&format!(" http://{host}"));
-        }
-    }
-    // An https logo elsewhere (`server.logo_url`) is the one image from another host.
-    let mut img_src = String::from("'self'");
-    if let Some(origin) = server
-        .logo()
-        .and_then(|logo| url::Url::parse(logo).ok())
-        .map(|url| url.origin().ascii_serialization())
-    {
-        img_src.push(' ');
-        img_src.push_str(&origin);
-    }
-    format!(
-        "default-src 'none'; script-src 'self' https://challenges.cloudflare.com; \
-         frame-src https://challenges.cloudflare.com; style-src 'self'; img-src {img_src}; \
-         connect-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
-    )
-}
-
-/// Set on every response, errors and 404s included.
-fn security_headers(server: &ServerConfig) -> Arc<[(HeaderName, HeaderValue)]> {
-    let csp = HeaderValue::from_str(&content_security_policy(server))
-        .expect("the policy is built from validated host names");
-    let mut headers = vec![
-        (header::CONTENT_SECURITY_POLICY, csp),
-        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-        (
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
-        // Not `no-referrer`: under it browsers send `Origin: null` with form POSTs,
-        // which the Origin check must refuse. `strict-origin` keeps the real Origin
-        // and never sends a path to another site.
-        (
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin"),
-        ),
-    ];
-    if server.base_url.is_https() {
-        headers.push((
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        ));
-    }
-    headers.into()
-}
-
-fn stylesheet() -> Response {
-    Response::builder()
-        .content_type("text/css; charset=utf-8")
-        .header(header::CACHE_CONTROL, "public, max-age=3600")
-        .body(STYLESHEET)
-}
-
-/// Same caching as the stylesheet: the two change together, with a new release.
-fn script() -> Response {
-    Response::builder()
-        .content_type("text/javascript; charset=utf-8")
-        .header(header::CACHE_CONTROL, "public, max-age=3600")
-        .body(SCRIPT)
-}
-
-/// 200 `ok` when the database answers, 503 otherwise.
-#[handler]
-async fn healthz(state: Data<&Arc<AppState>>) -> Response {
-    match state.storage.ping().await {
-        Ok(()) => Response::builder().content_type("text/plain").body("ok"),
-        Err(e) => {
-            tracing::error!(error = %e, "health check failed: database unavailable");
-            Response::builder()
-                .status(StatusCode::SERVICE_UNAVAILABLE)
-                .content_type("text/plain")
-                .body("database unavailable")
-        }
-    }
 }

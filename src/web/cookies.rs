@@ -9,6 +9,7 @@ use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use poem::{Request, Response};
 
 use crate::domain::{RandomId, sha256_hex};
+use crate::session::CookieAction;
 use crate::state::AppState;
 
 /// How long a browser keeps its login binding; longer than any code lives.
@@ -27,8 +28,18 @@ fn base_cookie(state: &AppState, name: &str, value: &str) -> Cookie {
 /// was just set to `session.ttl_secs` from now, and so is the cookie's.
 pub fn set_session(jar: &CookieJar, state: &AppState, token: &str) {
     let mut cookie = base_cookie(state, &state.cookies.session, token);
-    cookie.set_max_age(Duration::from_secs(state.config.session.ttl_secs.get()));
+    let ttl = u64::try_from(state.sessions.ttl_secs()).unwrap_or_default();
+    cookie.set_max_age(Duration::from_secs(ttl));
     jar.add(cookie);
+}
+
+/// Does what the session gate said to the session cookie.
+pub fn apply(jar: &CookieJar, state: &AppState, action: &CookieAction) {
+    match action {
+        CookieAction::Keep => {}
+        CookieAction::Renew(token) => set_session(jar, state, token.expose()),
+        CookieAction::Clear => clear(jar, state, &state.cookies.session),
+    }
 }
 
 /// For answers made ahead of the cookie-jar middleware (`web::hot`): sends what
@@ -63,11 +74,6 @@ pub fn session_from_headers<'a>(req: &'a Request, state: &AppState) -> Option<&'
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == state.cookies.session)
         .map(|(_, value)| value.trim())
-}
-
-pub fn session_value(jar: &CookieJar, state: &AppState) -> Option<String> {
-    jar.get(&state.cookies.session)
-        .map(|c| c.value_str().to_owned())
 }
 
 /// The hash stored with a sign-in for this browser, if the browser has a binding.

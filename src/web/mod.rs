@@ -1,40 +1,42 @@
-//! HTTP plumbing shared by the routes: cookies, form bodies, client addresses,
-//! responses, and the guards every request passes.
+//! HTTP plumbing shared by both surfaces (the pages in `routes/`, the JSON API in
+//! `api/`) and the app around them: cookies, credentials, client addresses, the
+//! request's language, and plain responses. It knows nothing of either surface.
 
 pub mod cookies;
-mod guard;
-pub mod hot;
-mod language;
-pub mod observe;
 
 use std::net::IpAddr;
 
 use maud::Markup;
 use poem::http::{HeaderValue, StatusCode, header};
-use poem::{Body, Request, Response};
-use serde::de::DeserializeOwned;
+use poem::{Request, Response};
 
 use crate::i18n::Language;
-use crate::pages::{Chrome, message_page};
+use crate::session::{Presented, Surface};
 use crate::state::AppState;
 
-pub use guard::guard;
-pub use language::{language_of, negotiate_language};
+/// The language chosen for `req` (by the app's language middleware, which runs
+/// first; ahead of it, from the request itself).
+pub fn language_of(req: &Request, state: &AppState) -> Language {
+    req.extensions()
+        .get::<Language>()
+        .copied()
+        .unwrap_or_else(|| choose_language(req, state))
+}
 
-pub const STYLESHEET: &str = include_str!("style.css");
-/// Progressive enhancement only: every page works without it.
-pub const SCRIPT: &str = include_str!("app.js");
+/// `Accept-Language`'s best match, else `server.default_language`.
+pub fn choose_language(req: &Request, state: &AppState) -> Language {
+    Language::negotiate(
+        req.header(header::ACCEPT_LANGUAGE),
+        state.config.server.default_language(),
+    )
+}
 
-pub fn chrome(state: &AppState, lang: Language) -> Chrome<'_> {
-    Chrome {
-        app_name: &state.config.server.app_name,
-        logo_url: state.config.server.logo(),
-        turnstile_site_key: state
-            .turnstile
-            .as_ref()
-            .map(|_| state.config.turnstile.site_key.as_str()),
-        lang,
-    }
+/// The credential that counts for `surface`, read straight from the headers (so
+/// also ahead of the cookie jar).
+pub fn presented(req: &Request, state: &AppState, surface: Surface) -> Option<Presented> {
+    Presented::read(surface, bearer_token(req), || {
+        cookies::session_from_headers(req, state).map(str::to_owned)
+    })
 }
 
 /// An HTML page. Pages show forms or personal data, so none may be cached.
@@ -61,46 +63,6 @@ pub fn with_retry_after(mut response: Response, secs: Option<i64>) -> Response {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
     response
-}
-
-/// A page saying the service cannot answer right now (a broken dependency).
-pub fn unavailable(state: &AppState, lang: Language) -> Response {
-    page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        message_page(
-            &chrome(state, lang),
-            lang.text("status.unavailable.title"),
-            lang.text("error.unavailable"),
-            ("/login", lang.text("link.try_again")),
-        ),
-    )
-}
-
-/// Decodes an `application/x-www-form-urlencoded` body (already size-capped by the
-/// guard); an unreadable one is a 400 page.
-pub async fn read_form<T: DeserializeOwned>(
-    state: &AppState,
-    lang: Language,
-    body: Body,
-) -> Result<T, Response> {
-    let bytes = body
-        .into_bytes()
-        .await
-        .map_err(|e| poem::Error::from(e).into_response())?;
-    serde_urlencoded::from_bytes(&bytes).map_err(|_| {
-        page(
-            StatusCode::BAD_REQUEST,
-            message_page(
-                &chrome(state, lang),
-                lang.text("status.bad_form.title"),
-                &lang.fill(
-                    "status.bad_form.message",
-                    &[("app_name", &state.config.server.app_name)],
-                ),
-                ("/login", lang.text("link.start_again")),
-            ),
-        )
-    })
 }
 
 /// The token in `Authorization: Bearer …`, if the request carries one.

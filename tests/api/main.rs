@@ -11,6 +11,7 @@ mod helpers;
 mod journeys;
 mod json_api;
 mod languages;
+mod layers;
 mod limits;
 mod load;
 mod mail;

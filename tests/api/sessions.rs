@@ -57,7 +57,7 @@ async fn a_session_in_use_is_extended_once_half_its_life_is_gone() {
 /// `/auth/check` and `GET /api/v1/session` are answered on a path of their own
 /// (ahead of the pages' middleware); they renew and clear the cookie as `/` does.
 #[tokio::test]
-async fn session_reads_renew_a_cookie_they_were_sent_and_the_api_clears_a_dead_one() {
+async fn session_reads_renew_a_cookie_they_were_sent_and_clear_a_dead_one() {
     let app = spawn_app().await;
     let person = browser();
     let page = app.start_sign_in(&person, "reader@example.com").await;
@@ -124,8 +124,22 @@ async fn session_reads_renew_a_cookie_they_were_sent_and_the_api_clears_a_dead_o
     }
 
     app.clock.advance(TTL + 1);
-    let check = app.get(&person, "/auth/check").await;
+    // Forward auth clears a dead cookie too (one session gate for every surface);
+    // asked with the cookie by hand, so the browser below still holds it.
+    let check = reqwest::Client::new()
+        .get(app.url("/auth/check"))
+        .header("cookie", format!("doorcode_session={token}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(check.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        set_cookies(&check)
+            .iter()
+            .any(|c| c.starts_with("doorcode_session=;") && c.contains("Max-Age=0")),
+        "forward auth clears the dead cookie: {:?}",
+        set_cookies(&check)
+    );
     let api = app.get(&person, "/api/v1/session").await;
     assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(api.headers()["www-authenticate"], "Bearer");

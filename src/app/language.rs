@@ -8,25 +8,10 @@ use poem::error::{MethodNotAllowedError, NotFoundError};
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 
-use super::{chrome, page};
-use crate::i18n::Language;
 use crate::pages::{message_page, not_found_page};
+use crate::routes::chrome;
 use crate::state::AppState;
-
-/// The language chosen for `req` (by [`negotiate_language`], which runs first).
-pub fn language_of(req: &Request, state: &AppState) -> Language {
-    req.extensions()
-        .get::<Language>()
-        .copied()
-        .unwrap_or_else(|| choose(req, state))
-}
-
-fn choose(req: &Request, state: &AppState) -> Language {
-    Language::negotiate(
-        req.header(header::ACCEPT_LANGUAGE),
-        state.config.server.default_language(),
-    )
-}
+use crate::web::{choose_language, page};
 
 /// Chooses the language, answers 404 and 405 with pages in it, and marks HTML
 /// answers with `Content-Language` and `Vary: Accept-Language` (the same address
@@ -36,7 +21,7 @@ pub async fn negotiate_language<E: Endpoint>(
     mut req: Request,
     state: Arc<AppState>,
 ) -> poem::Result<Response> {
-    let lang = choose(&req, &state);
+    let lang = choose_language(&req, &state);
     req.extensions_mut().insert(lang);
     // The JSON API and its documentation speak English whatever the header says.
     let api = crate::api::is_api_request(&req);

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use poem::http::{Method, StatusCode, header};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
 
-use super::{chrome, language_of, page};
 use crate::i18n::Language;
 use crate::pages::message_page;
+use crate::routes::chrome;
 use crate::state::AppState;
+use crate::web::{language_of, page};
 
 /// Forms here are a few fields; anything larger is refused before it is read.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

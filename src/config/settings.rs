@@ -1,0 +1,277 @@
+//! The configuration as the service uses it, parsed once: every "empty means off"
+//! becomes an `Option`, every address a parsed value, every duration a signed
+//! number of seconds ready for arithmetic on timestamps. Parsing checks what a type
+//! alone cannot (keys that depend on each other), with one line naming the key.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use lettre::Tokio1Executor;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::AsyncSmtpTransport;
+
+use super::load::ConfigError;
+use super::{AskName, Config, Secret};
+use crate::domain::ServerSecret;
+use crate::i18n::Language;
+use crate::rules::Limits;
+use crate::storage::Database;
+
+/// Everything the service reads from `[database]`, `[email]`, `[turnstile]`,
+/// `[code]`, `[session]`, `[rate_limit]`, `[security]` and `[signup]`, typed.
+/// (`[server]`'s keys are typed as they are read.)
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: Database,
+    pub secret: SecretSource,
+    /// `None`: dev mode, mail is printed to the log.
+    pub smtp: Option<SmtpTarget>,
+    pub from: Mailbox,
+    /// `None`: CAPTCHA off.
+    pub turnstile: Option<TurnstileKeys>,
+    pub code: CodePolicy,
+    pub session_ttl_secs: i64,
+    pub limits: Limits,
+    pub ask_name: AskName,
+}
+
+/// Where the server secret comes from.
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    Key(ServerSecret),
+    /// Made once into this file (beside the SQLite database) and reused.
+    File(PathBuf),
+}
+
+/// An SMTP URL lettre accepts; it may carry a password, so `Debug` hides it.
+#[derive(Clone)]
+pub struct SmtpTarget(Secret);
+
+impl SmtpTarget {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map(drop)
+            .map_err(|e| {
+                format!("not a usable SMTP URL ({e}); e.g. smtp://user:pass@host:587?tls=required")
+            })?;
+        Ok(Self(Secret::new(url)))
+    }
+
+    pub fn url(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl fmt::Debug for SmtpTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SmtpTarget([redacted])")
+    }
+}
+
+/// `email.from`, parsed.
+pub fn parse_from(from: &str) -> Result<Mailbox, String> {
+    from.parse::<Mailbox>()
+        .map_err(|e| format!("`{from}` is not an address like `Name <no-reply@example.com>` ({e})"))
+}
+
+/// Both Turnstile keys, and where siteverify is.
+#[derive(Debug, Clone)]
+pub struct TurnstileKeys {
+    pub site_key: String,
+    pub secret_key: Secret,
+    pub verify_url: url::Url,
+}
+
+/// `[code]`.
+#[derive(Debug, Clone, Copy)]
+pub struct CodePolicy {
+    pub ttl_secs: i64,
+    pub max_attempts: u32,
+    pub resend_interval_secs: i64,
+}
+
+/// Seconds from the configuration, capped so that adding them to a timestamp
+/// cannot overflow.
+fn secs(value: u64) -> i64 {
+    i64::try_from(value)
+        .unwrap_or(i64::MAX / 4)
+        .min(i64::MAX / 4)
+}
+
+impl Settings {
+    pub fn parse(config: &Config) -> Result<Self, ConfigError> {
+        check_server(config)?;
+        let session_ttl_secs = secs(config.session.ttl_secs.get());
+        check_cookie_name(&config.session.cookie_name)?;
+        Ok(Self {
+            database: database(config)?,
+            secret: secret(config)?,
+            smtp: smtp(config)?,
+            from: parse_from(&config.email.from)
+                .map_err(|e| ConfigError::new(format!("email.from: {e}")))?,
+            turnstile: turnstile(config)?,
+            code: CodePolicy {
+                ttl_secs: secs(config.code.ttl_secs.get()),
+                max_attempts: config.code.max_attempts.get(),
+                resend_interval_secs: secs(config.code.resend_interval_secs),
+            },
+            session_ttl_secs,
+            limits: Limits {
+                email_per_hour: config.rate_limit.email_per_hour.get(),
+                ip_per_hour: config.rate_limit.ip_per_hour.get(),
+                failures_per_email_per_hour: config.rate_limit.failures_per_email_per_hour.get(),
+                resend_interval_secs: secs(config.code.resend_interval_secs),
+            },
+            ask_name: config.signup.ask_name,
+        })
+    }
+}
+
+fn fail<T>(message: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError::new(message))
+}
+
+/// PostgreSQL when `database.url` is set, else the SQLite file.
+fn database(config: &Config) -> Result<Database, ConfigError> {
+    if config.database.path.as_os_str().is_empty() {
+        return fail("database.path: must not be empty");
+    }
+    if config.database.url.is_empty() {
+        return Ok(config.database.target());
+    }
+    let url = config.database.url.expose();
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return fail("database.url: must be a postgres:// URL, or empty for SQLite");
+    }
+    if let Err(e) = url.parse::<tokio_postgres::Config>() {
+        return fail(format!("database.url: not a valid PostgreSQL URL: {e}"));
+    }
+    // Every instance must hash and seal codes with the same secret; a file
+    // beside a SQLite database would give each instance its own.
+    if config.security.secret_key.is_empty() {
+        return fail(
+            "security.secret_key: must be set when database.url is set, the same on every \
+             instance (e.g. the output of `openssl rand -hex 32`)",
+        );
+    }
+    Ok(config.database.target())
+}
+
+fn secret(config: &Config) -> Result<SecretSource, ConfigError> {
+    if config.security.secret_key.is_empty() {
+        return Ok(SecretSource::File(
+            config.database.path.with_file_name("secret.key"),
+        ));
+    }
+    ServerSecret::decode(config.security.secret_key.expose())
+        .map(SecretSource::Key)
+        .map_err(|e| ConfigError::new(format!("security.secret_key: {e}")))
+}
+
+fn smtp(config: &Config) -> Result<Option<SmtpTarget>, ConfigError> {
+    if config.email.smtp_url.is_empty() {
+        return Ok(None);
+    }
+    SmtpTarget::parse(config.email.smtp_url.expose())
+        .map(Some)
+        .map_err(|e| ConfigError::new(format!("email.smtp_url: {e}")))
+}
+
+/// On only with both keys; exactly one is a mistake worth stopping for.
+fn turnstile(config: &Config) -> Result<Option<TurnstileKeys>, ConfigError> {
+    let turnstile = &config.turnstile;
+    if turnstile.site_key.is_empty() != turnstile.secret_key.is_empty() {
+        let (set, missing) = if turnstile.site_key.is_empty() {
+            ("turnstile.secret_key", "turnstile.site_key")
+        } else {
+            ("turnstile.site_key", "turnstile.secret_key")
+        };
+        return fail(format!(
+            "{missing}: must be set because {set} is (set both to turn CAPTCHA on, or neither for development)"
+        ));
+    }
+    if !matches!(turnstile.verify_url.scheme(), "http" | "https") {
+        return fail("turnstile.verify_url: must be an http:// or https:// URL");
+    }
+    if turnstile.site_key.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(TurnstileKeys {
+        site_key: turnstile.site_key.clone(),
+        secret_key: turnstile.secret_key.clone(),
+        verify_url: turnstile.verify_url.clone(),
+    }))
+}
+
+fn check_server(config: &Config) -> Result<(), ConfigError> {
+    let server = &config.server;
+    if server.app_name.trim().is_empty() {
+        return fail("server.app_name: must not be empty");
+    }
+    if Language::find(&server.default_language).is_none() {
+        return fail(format!(
+            "server.default_language: `{}` has no catalogue (available: {}; add locales/{}.toml to add it)",
+            server.default_language,
+            Language::tags(),
+            server.default_language,
+        ));
+    }
+    check_logo_url(&server.logo_url)
+        .map_err(|e| ConfigError::new(format!("server.logo_url: {e}")))?;
+    for host in &server.allowed_redirect_hosts {
+        let is_host = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        if !is_host {
+            return fail(format!(
+                "server.allowed_redirect_hosts: `{host}` is not a host name (e.g. app.example.com)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_cookie_name(cookie: &str) -> Result<(), ConfigError> {
+    let valid = !cookie.is_empty()
+        && cookie
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !valid {
+        return fail(format!(
+            "session.cookie_name: `{cookie}` may only contain letters, digits, `_` and `-`"
+        ));
+    }
+    Ok(())
+}
+
+/// The header logo is loaded by every visitor's browser, so it must come over https
+/// (or from this site), and its host is added to the Content-Security-Policy.
+fn check_logo_url(logo: &str) -> Result<(), String> {
+    if logo.is_empty() {
+        return Ok(());
+    }
+    let example = "use an https:// URL or a path on this site such as /assets/logo.svg";
+    if logo.starts_with('/') {
+        let path_only = !logo.starts_with("//")
+            && !logo.contains(['\\', '"', '\'', '<', '>', ' '])
+            && !logo.chars().any(char::is_control);
+        return if path_only {
+            Ok(())
+        } else {
+            Err(format!("`{logo}` is not a plain path; {example}"))
+        };
+    }
+    match url::Url::parse(logo) {
+        Ok(url) if url.scheme() == "https" && url.host_str().is_some_and(|h| !h.is_empty()) => {
+            if url.username().is_empty() && url.password().is_none() {
+                Ok(())
+            } else {
+                Err(format!("`{logo}` must not contain a user name or password"))
+            }
+        }
+        _ => Err(format!(
+            "`{logo}` is neither an https:// URL nor a path; {example}"
+        )),
+    }
+}
