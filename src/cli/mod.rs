@@ -21,7 +21,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, load_config};
 use crate::domain::EmailAddress;
-use crate::storage::{Storage, StorageError, UserRef};
+use crate::storage::{Database, Storage, StorageError, UserRef};
 
 const DEFAULT_CONFIG: &str = "config/doorcode.toml";
 
@@ -254,15 +254,16 @@ fn parse_user(input: &str) -> Result<UserRef, CliError> {
 /// The database the service uses. Refuses to create a SQLite file: a relative
 /// `database.path` read from the wrong folder would otherwise quietly start an
 /// empty database and report no users.
-async fn open_existing(config: &crate::config::DatabaseConfig) -> Result<Storage, CliError> {
-    let path = &config.path;
-    if config.url.is_empty() && !path.exists() {
+async fn open_existing(database: &Database) -> Result<Storage, CliError> {
+    if let Database::Sqlite(path) = database
+        && !path.exists()
+    {
         return Err(CliError::Failed(anyhow::anyhow!(
             "no database at {} (database.path); run from the service's folder or set DOORCODE_DATABASE_PATH",
             path.display()
         )));
     }
-    Ok(Storage::open(&config.target()).await?)
+    Ok(Storage::open(database).await?)
 }
 
 /// Log lines are formatted where they happen and written out in batches

@@ -14,7 +14,7 @@ pub(super) async fn list(
     who: Option<UserRef>,
     json: bool,
 ) -> Result<(), CliError> {
-    let storage = open_existing(&config.database).await?;
+    let storage = open_existing(&config.database.target()).await?;
     let now = Clock::default().now();
     let user_id = match who {
         Some(who) => {
@@ -38,7 +38,7 @@ pub(super) async fn list(
 
 /// Ends one user's sessions (`Some`) or everyone's (`None`).
 pub(super) async fn revoke(config: &Config, who: Option<UserRef>) -> Result<(), CliError> {
-    let storage = open_existing(&config.database).await?;
+    let storage = open_existing(&config.database.target()).await?;
     let now = Clock::default().now();
     match who {
         Some(who) => {

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::storage::{UserOverview, UserRef};
 
 pub(super) async fn list(config: &Config, json: bool) -> Result<(), CliError> {
-    let storage = open_existing(&config.database).await?;
+    let storage = open_existing(&config.database.target()).await?;
     let users = storage.list_users(Clock::default().now()).await?;
     if json {
         let users: Vec<UserJson> = users.iter().map(UserJson::from).collect();
@@ -42,7 +42,7 @@ pub(super) async fn list(config: &Config, json: bool) -> Result<(), CliError> {
 }
 
 pub(super) async fn show(config: &Config, who: UserRef, json: bool) -> Result<(), CliError> {
-    let storage = open_existing(&config.database).await?;
+    let storage = open_existing(&config.database.target()).await?;
     let now = Clock::default().now();
     let user = storage
         .find_user(who.clone(), now)
@@ -80,7 +80,7 @@ pub(super) async fn show(config: &Config, who: UserRef, json: bool) -> Result<()
 }
 
 pub(super) async fn delete(config: &Config, who: UserRef) -> Result<(), CliError> {
-    let storage = open_existing(&config.database).await?;
+    let storage = open_existing(&config.database.target()).await?;
     let deleted = storage
         .delete_user(who.clone(), Clock::default().now())
         .await?
