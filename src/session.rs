@@ -3,15 +3,13 @@
 //! asks [`Sessions::check`], and applies the answer: which session it is, and what
 //! to do with the cookie. None of them decides any of it itself.
 //!
-//! A session's expiry slides forward while it is used, but only once half its
-//! lifetime is gone, so a check is not a write.
+//! When a session is renewed, recorded as seen, or over is
+//! [`crate::rules::sessions`]'s to say.
 
 use crate::clock::Clock;
 use crate::domain::SessionToken;
+use crate::rules::sessions::{self, Lifetimes, Seen, Touch};
 use crate::storage::{SessionRecord, Storage, StorageError};
-
-/// `last_seen_at` is written at most this often per session.
-const LAST_SEEN_EVERY_SECS: i64 = 300;
 
 /// Who is asking, which decides the credentials that count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,8 +56,11 @@ impl Presented {
 #[derive(Debug)]
 pub enum CookieAction {
     Keep,
-    /// The session's expiry moved forward; send the cookie again with it.
-    Renew(SessionToken),
+    /// The session's expiry moved forward; send the cookie again, living as long.
+    Renew {
+        token: SessionToken,
+        max_age_secs: i64,
+    },
     /// The cookie names no live session; tell the browser to drop it.
     Clear,
 }
@@ -82,30 +83,25 @@ pub struct Checked {
 pub struct Sessions {
     storage: Storage,
     clock: Clock,
-    ttl_secs: i64,
+    lifetimes: Lifetimes,
 }
 
 impl Sessions {
-    pub fn new(storage: Storage, clock: Clock, ttl_secs: i64) -> Self {
+    pub fn new(storage: Storage, clock: Clock, lifetimes: Lifetimes) -> Self {
         Self {
             storage,
             clock,
-            ttl_secs,
+            lifetimes,
         }
-    }
-
-    /// How long a session lives from its start or its last renewal.
-    pub fn ttl_secs(&self) -> i64 {
-        self.ttl_secs
     }
 
     /// The live session for a presented credential, if any.
     ///
-    /// Every call reads the session row, so a revoked or expired session is refused
-    /// at once. Recording activity (and sliding the expiry) is a write that happens
-    /// at most every few minutes per session; when it fails (a full or read-only
-    /// disk) the session is still valid as stored, so it is answered as it stands
-    /// rather than with a 503.
+    /// Every call reads the session row, so a revoked, expired or too old session
+    /// is refused at once. Recording activity (and sliding the expiry) is a write
+    /// that happens at most every few minutes per session; when it fails (a full or
+    /// read-only disk) the session is still valid as stored, so it is answered as
+    /// it stands rather than with a 503.
     pub async fn check(&self, presented: Option<&Presented>) -> Result<Checked, StorageError> {
         let Some(presented) = presented else {
             return Ok(Checked {
@@ -128,32 +124,44 @@ impl Sessions {
         let Some(mut record) = self.storage.find_session(token_hash.clone(), now).await? else {
             return Ok(dead());
         };
-        let mut renewed = record.expires_at - now < self.ttl_secs / 2;
-        if renewed || now - record.last_seen_at >= LAST_SEEN_EVERY_SECS {
-            let expires_at = if renewed {
-                now + self.ttl_secs
-            } else {
-                record.expires_at
-            };
+        let seen = Seen {
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            last_seen_at: record.last_seen_at,
+        };
+        let (expires_at, write) = match sessions::touch(seen, self.lifetimes, now) {
+            Touch::Over => {
+                if let Err(e) = self.storage.delete_session(token_hash).await {
+                    tracing::warn!(error = %e, "cannot delete a session past its maximum lifetime");
+                }
+                return Ok(dead());
+            }
+            Touch::Nothing => (record.expires_at, false),
+            Touch::Seen => (record.expires_at, true),
+            Touch::Renew { expires_at } => (expires_at, true),
+        };
+        let mut cookie = CookieAction::Keep;
+        if write {
             match self
                 .storage
                 .touch_session(token_hash, now, expires_at)
                 .await
             {
                 Ok(()) => {
+                    if expires_at > record.expires_at && presented.via_cookie() {
+                        cookie = CookieAction::Renew {
+                            token: token.clone(),
+                            max_age_secs: expires_at - now,
+                        };
+                    }
                     record.expires_at = expires_at;
                     record.last_seen_at = now;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot record session activity; the session is not renewed this time");
-                    renewed = false;
                 }
             }
         }
-        let cookie = match renewed && presented.via_cookie() {
-            true => CookieAction::Renew(token.clone()),
-            false => CookieAction::Keep,
-        };
         Ok(Checked {
             session: Some(ActiveSession { token, record }),
             cookie,

@@ -102,13 +102,13 @@ impl Application {
                 code: settings.code,
                 limits: settings.limits,
                 ask_name: settings.ask_name,
-                session_ttl_secs: settings.session_ttl_secs,
+                sessions: settings.sessions,
                 mail_host: config.server.base_url.host().to_owned(),
             },
         };
         let state = Arc::new(AppState {
             cookies: CookieNames::new(&config),
-            sessions: Sessions::new(storage.clone(), clock.clone(), settings.session_ttl_secs),
+            sessions: Sessions::new(storage.clone(), clock.clone(), settings.sessions),
             signin,
             config,
             settings,

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use poem::Request;
-use poem::http::header::USER_AGENT;
 use poem::web::Data;
 use poem::web::cookie::CookieJar;
 use poem_openapi::payload::Json;
@@ -21,7 +20,7 @@ use crate::config::AskName;
 use crate::domain::NameError;
 use crate::login::{self, CodeProblem, LoginError, NameInput, Verified};
 use crate::state::AppState;
-use crate::web::{client_ip, cookies, language_of};
+use crate::web::{client_ip, cookies, device, language_of};
 
 pub struct LoginApi;
 
@@ -95,7 +94,6 @@ impl LoginApi {
         body: Json<VerifyRequest>,
     ) -> Result<SignedInReply, LoginFailure> {
         let body = body.0;
-        let user_agent = req.header(USER_AGENT);
         let id: &str = &body.challenge_id;
         let names = || NameInput {
             first: body.first_name.as_deref(),
@@ -104,24 +102,32 @@ impl LoginApi {
         let named = [&body.first_name, &body.last_name]
             .iter()
             .any(|name| name.as_deref().is_some_and(|n| !n.trim().is_empty()));
-        let signed_in =
-            match login::verify(&state.signin, id, None, &body.code, names(), user_agent).await {
-                Ok(Verified::SignedIn(signed_in)) => signed_in,
-                // `after_code`: the code was right and the sign-in now waits for a name;
-                // the code is spent, so a request with names goes straight to complete.
-                Ok(Verified::NeedsName(_)) if named => {
-                    login::complete(&state.signin, id, None, names(), user_agent).await?
-                }
-                Ok(Verified::NeedsName(_)) => return Err(LoginFailure::name_required()),
-                // `with_code`: the right code for a new address came without a name; the
-                // code stays valid for the request with names.
-                Err(LoginError::OnCodePage {
-                    problem: CodeProblem::BadName(NameError::FirstMissing),
-                    ..
-                }) if !named => return Err(LoginFailure::name_required()),
-                Err(error) => return Err(error.into()),
-            };
-        cookies::set_session(jar, &state, signed_in.token.expose());
+        let signed_in = match login::verify(
+            &state.signin,
+            id,
+            None,
+            &body.code,
+            names(),
+            device(req, &state),
+        )
+        .await
+        {
+            Ok(Verified::SignedIn(signed_in)) => signed_in,
+            // `after_code`: the code was right and the sign-in now waits for a name;
+            // the code is spent, so a request with names goes straight to complete.
+            Ok(Verified::NeedsName(_)) if named => {
+                login::complete(&state.signin, id, None, names(), device(req, &state)).await?
+            }
+            Ok(Verified::NeedsName(_)) => return Err(LoginFailure::name_required()),
+            // `with_code`: the right code for a new address came without a name; the
+            // code stays valid for the request with names.
+            Err(LoginError::OnCodePage {
+                problem: CodeProblem::BadName(NameError::FirstMissing),
+                ..
+            }) if !named => return Err(LoginFailure::name_required()),
+            Err(error) => return Err(error.into()),
+        };
+        cookies::set_signed_in(jar, &state, &signed_in);
         Ok(SignedInReply::Ok(Json(SignedIn::from(signed_in))))
     }
 

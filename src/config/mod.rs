@@ -153,6 +153,7 @@ impl CodeConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
     pub ttl_secs: NonZeroU64,
+    pub max_lifetime_secs: NonZeroU64,
     pub cookie_name: String,
 }
 
@@ -160,6 +161,7 @@ impl Default for SessionConfig {
     fn default() -> Self {
         Self {
             ttl_secs: NonZeroU64::new(2_592_000).expect("non-zero"),
+            max_lifetime_secs: NonZeroU64::new(7_776_000).expect("non-zero"),
             cookie_name: "doorcode_session".into(),
         }
     }

@@ -15,6 +15,7 @@ use super::{AskName, Config, Secret};
 use crate::domain::ServerSecret;
 use crate::i18n::Language;
 use crate::rules::Limits;
+use crate::rules::sessions::Lifetimes;
 use crate::storage::Database;
 
 /// Everything the service reads from `[database]`, `[email]`, `[turnstile]`,
@@ -30,7 +31,7 @@ pub struct Settings {
     /// `None`: CAPTCHA off.
     pub turnstile: Option<TurnstileKeys>,
     pub code: CodePolicy,
-    pub session_ttl_secs: i64,
+    pub sessions: Lifetimes,
     pub limits: Limits,
     pub ask_name: AskName,
 }
@@ -101,7 +102,10 @@ fn secs(value: u64) -> i64 {
 impl Settings {
     pub fn parse(config: &Config) -> Result<Self, ConfigError> {
         check_server(config)?;
-        let session_ttl_secs = secs(config.session.ttl_secs.get());
+        let sessions = Lifetimes {
+            ttl_secs: secs(config.session.ttl_secs.get()),
+            max_secs: secs(config.session.max_lifetime_secs.get()),
+        };
         check_cookie_name(&config.session.cookie_name)?;
         Ok(Self {
             database: database(config)?,
@@ -115,7 +119,7 @@ impl Settings {
                 max_attempts: config.code.max_attempts.get(),
                 resend_interval_secs: secs(config.code.resend_interval_secs),
             },
-            session_ttl_secs,
+            sessions,
             limits: Limits {
                 email_per_hour: config.rate_limit.email_per_hour.get(),
                 ip_per_hour: config.rate_limit.ip_per_hour.get(),

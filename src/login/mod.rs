@@ -13,11 +13,12 @@ use crate::clock::Clock;
 use crate::config::{AskName, CodePolicy};
 use crate::domain::{
     ChallengeId, EmailAddress, LoginCode, PersonName, PublicSessionId, RandomId, ServerSecret,
-    SessionToken,
+    SessionToken, TokenHash,
 };
 use crate::i18n::Language;
 use crate::mail::{MailQueue, seal_code};
 use crate::metrics::Metrics;
+use crate::rules::sessions::Lifetimes;
 use crate::storage::{
     ChallengeInfo, CompleteOutcome, CompleteRequest, Limits, NewChallenge, NewMail, NewSession,
     ResendOutcome, ResendRequest, SessionRecord, StartOutcome, Storage, VerifyOutcome,
@@ -43,7 +44,7 @@ pub struct Policy {
     pub code: CodePolicy,
     pub limits: Limits,
     pub ask_name: AskName,
-    pub session_ttl_secs: i64,
+    pub sessions: Lifetimes,
     /// The public host, for Message-IDs.
     pub mail_host: String,
 }
@@ -59,6 +60,15 @@ pub struct SignedIn {
     pub token: SessionToken,
     pub session: SessionRecord,
     pub new_user: bool,
+}
+
+/// The browser or app a new session is for.
+pub struct Device<'a> {
+    /// Kept for the sessions list.
+    pub user_agent: Option<&'a str>,
+    /// The session this browser held until now, if any: signing in again ends it,
+    /// whoever signs in.
+    pub replaces: Option<TokenHash>,
 }
 
 /// What the person typed on the code or name page.
@@ -131,7 +141,7 @@ pub async fn verify(
     browser_hash: Option<String>,
     code_input: &str,
     name: NameInput<'_>,
-    user_agent: Option<&str>,
+    device: Device<'_>,
 ) -> Result<Verified, LoginError> {
     let code = match LoginCode::parse_input(code_input) {
         Ok(code) => code,
@@ -159,7 +169,7 @@ pub async fn verify(
         names_after_code: flow.policy.ask_name == AskName::AfterCode,
         max_attempts: flow.policy.code.max_attempts,
         limits: flow.policy.limits,
-        session: new_session(flow, &token, now, user_agent),
+        session: new_session(flow, &token, now, device),
         name_window_secs: flow.policy.code.ttl_secs,
         now,
     };
@@ -199,7 +209,7 @@ pub async fn complete(
     challenge_id: &str,
     browser_hash: Option<String>,
     name: NameInput<'_>,
-    user_agent: Option<&str>,
+    device: Device<'_>,
 ) -> Result<SignedIn, LoginError> {
     let name = match name.parse() {
         Ok(Some(name)) => name,
@@ -216,7 +226,7 @@ pub async fn complete(
     };
     let now = flow.clock.now();
     let token = SessionToken::generate();
-    let session = new_session(flow, &token, now, user_agent);
+    let session = new_session(flow, &token, now, device);
     let max_attempts = flow.policy.code.max_attempts;
     let outcome = flow
         .storage
@@ -322,17 +332,13 @@ async fn name_page_error(
     }
 }
 
-fn new_session(
-    flow: &SignIn,
-    token: &SessionToken,
-    now: i64,
-    user_agent: Option<&str>,
-) -> NewSession {
-    let ttl = flow.policy.session_ttl_secs;
+fn new_session(flow: &SignIn, token: &SessionToken, now: i64, device: Device) -> NewSession {
+    let user_agent = device.user_agent;
     NewSession {
+        replaces: device.replaces,
         token_hash: token.hash(),
         public_id: PublicSessionId::generate(),
-        expires_at: now + ttl,
+        expires_at: flow.policy.sessions.first_expiry(now),
         // Kept for the sessions list only; cut so a huge header cannot bloat the row.
         user_agent: user_agent.map(|ua| ua.chars().filter(|c| !c.is_control()).take(512).collect()),
     }

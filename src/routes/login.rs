@@ -18,7 +18,7 @@ use crate::redirect::safe_next;
 use crate::state::AppState;
 use crate::storage::ChallengeInfo;
 use crate::storage::Refusal;
-use crate::web::{client_ip, cookies, page, see_other, with_retry_after};
+use crate::web::{client_ip, cookies, device, page, see_other, with_retry_after};
 
 /// What the pages carry from one step to the next: what the person typed (shown
 /// again after an error) and where to go after signing in (already checked).
@@ -134,17 +134,20 @@ pub async fn verify(
         ..Carry::with_next(&state, form.next.as_deref())
     };
     let browser = cookies::login_binding_hash(jar, &state);
-    let user_agent = req.header(poem::http::header::USER_AGENT);
     let names = NameInput {
         first: form.first_name.as_deref(),
         last: form.last_name.as_deref(),
     };
     let result = match form.code.as_deref() {
-        None if form.first_name.is_some() => {
-            login::complete(&state.signin, &form.challenge, browser, names, user_agent)
-                .await
-                .map(Verified::SignedIn)
-        }
+        None if form.first_name.is_some() => login::complete(
+            &state.signin,
+            &form.challenge,
+            browser,
+            names,
+            device(req, &state),
+        )
+        .await
+        .map(Verified::SignedIn),
         code => {
             login::verify(
                 &state.signin,
@@ -152,14 +155,14 @@ pub async fn verify(
                 browser,
                 code.unwrap_or(""),
                 names,
-                user_agent,
+                device(req, &state),
             )
             .await
         }
     };
     Ok(match result {
         Ok(Verified::SignedIn(signed_in)) => {
-            cookies::set_session(jar, &state, signed_in.token.expose());
+            cookies::set_signed_in(jar, &state, &signed_in);
             see_other(carry.next.as_deref().unwrap_or("/"))
         }
         Ok(Verified::NeedsName(info)) => {

@@ -113,6 +113,9 @@ pub enum ResendOutcome {
 
 pub struct NewSession {
     pub token_hash: TokenHash,
+    /// The session this one replaces in the same browser; it ends in the same
+    /// transaction.
+    pub replaces: Option<TokenHash>,
     pub public_id: PublicSessionId,
     pub expires_at: i64,
     pub user_agent: Option<String>,

@@ -10,7 +10,7 @@ use super::records::{
     ChallengeInfo, CompleteOutcome, CompleteRequest, NewChallenge, NewMail, NewSession,
     ResendOutcome, ResendRequest, SessionRecord, StartOutcome, VerifyOutcome, VerifyRequest,
 };
-use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName};
+use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName, TokenHash};
 use crate::rules::limits::{self, EventKind, Limits, Probe, Refusal, SendFacts};
 use crate::rules::signin::{
     self, Account, Challenge, Closed, CodeDecision, CodeFacts, NameDecision,
@@ -76,6 +76,7 @@ pub(super) trait SignInTx {
         name: &PersonName,
         now: i64,
     ) -> anyhow::Result<i64>;
+    async fn end_session(&self, token_hash: &TokenHash) -> anyhow::Result<()>;
     /// Stores the session and reads it back as checks will see it.
     async fn insert_session(
         &self,
@@ -169,6 +170,9 @@ async fn sign_in(
         (Account::Create, None) => anyhow::bail!("an account was to be made without a name"),
     };
     tx.finish(id, now).await?;
+    if let Some(old) = &session.replaces {
+        tx.end_session(old).await?;
+    }
     let session = tx
         .insert_session(user_id, session, now)
         .await

@@ -9,6 +9,7 @@ use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use poem::{Request, Response};
 
 use crate::domain::{RandomId, sha256_hex};
+use crate::login::SignedIn;
 use crate::session::CookieAction;
 use crate::state::AppState;
 
@@ -24,20 +25,29 @@ fn base_cookie(state: &AppState, name: &str, value: &str) -> Cookie {
     cookie
 }
 
-/// Sent when a session starts and when its expiry slides forward: both times it
-/// was just set to `session.ttl_secs` from now, and so is the cookie's.
-pub fn set_session(jar: &CookieJar, state: &AppState, token: &str) {
+/// Sent when a session starts and when its expiry slides forward, living as long
+/// as the session now does.
+pub fn set_session(jar: &CookieJar, state: &AppState, token: &str, max_age_secs: i64) {
     let mut cookie = base_cookie(state, &state.cookies.session, token);
-    let ttl = u64::try_from(state.sessions.ttl_secs()).unwrap_or_default();
-    cookie.set_max_age(Duration::from_secs(ttl));
+    let max_age = u64::try_from(max_age_secs).unwrap_or_default();
+    cookie.set_max_age(Duration::from_secs(max_age));
     jar.add(cookie);
+}
+
+/// The cookie of a session that has just begun.
+pub fn set_signed_in(jar: &CookieJar, state: &AppState, signed_in: &SignedIn) {
+    let max_age = signed_in.session.expires_at - state.clock.now();
+    set_session(jar, state, signed_in.token.expose(), max_age);
 }
 
 /// Does what the session gate said to the session cookie.
 pub fn apply(jar: &CookieJar, state: &AppState, action: &CookieAction) {
     match action {
         CookieAction::Keep => {}
-        CookieAction::Renew(token) => set_session(jar, state, token.expose()),
+        CookieAction::Renew {
+            token,
+            max_age_secs,
+        } => set_session(jar, state, token.expose(), *max_age_secs),
         CookieAction::Clear => clear(jar, state, &state.cookies.session),
     }
 }

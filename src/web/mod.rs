@@ -10,7 +10,9 @@ use maud::Markup;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Request, Response};
 
+use crate::domain::SessionToken;
 use crate::i18n::Language;
+use crate::login::Device;
 use crate::session::{Presented, Surface};
 use crate::state::AppState;
 
@@ -37,6 +39,17 @@ pub fn presented(req: &Request, state: &AppState, surface: Surface) -> Option<Pr
     Presented::read(surface, bearer_token(req), || {
         cookies::session_from_headers(req, state).map(str::to_owned)
     })
+}
+
+/// The browser or app a new session is for: its `User-Agent`, and the session
+/// its cookie holds now (which signing in again ends).
+pub fn device<'a>(req: &'a Request, state: &AppState) -> Device<'a> {
+    Device {
+        user_agent: req.header(header::USER_AGENT),
+        replaces: cookies::session_from_headers(req, state)
+            .and_then(SessionToken::from_presented)
+            .map(|token| token.hash()),
+    }
 }
 
 /// An HTML page. Pages show forms or personal data, so none may be cached.

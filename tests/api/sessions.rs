@@ -201,3 +201,101 @@ async fn on_https_cookies_are_secure_and_host_prefixed() {
         "{session}"
     );
 }
+
+/// The session token a browser's cookie holds, read from the response that set it.
+fn session_token(response: &reqwest::Response) -> String {
+    set_cookies(response)
+        .into_iter()
+        .find_map(|c| {
+            let value = c.strip_prefix("doorcode_session=")?.split(';').next()?;
+            (!value.is_empty()).then(|| value.to_owned())
+        })
+        .expect("a session cookie")
+}
+
+async fn bearer_status(app: &crate::helpers::TestApp, token: &str) -> StatusCode {
+    reqwest::Client::new()
+        .get(app.url("/auth/check"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// A shared computer: whoever signs in next, the previous person's session must not
+/// live on behind the new cookie for another month.
+#[tokio::test]
+async fn signing_in_again_in_a_browser_ends_the_session_it_held() {
+    let app = spawn_app().await;
+    let shared = browser();
+    let page = app.start_sign_in(&shared, "first@example.com").await;
+    let code = app.code_for("first@example.com").await;
+    let first = app.verify(&shared, &page, &code, Some(("First", ""))).await;
+    let first_token = session_token(&first);
+    assert_eq!(bearer_status(&app, &first_token).await, StatusCode::OK);
+
+    let page = app.start_sign_in(&shared, "second@example.com").await;
+    let code = app.code_for("second@example.com").await;
+    let second = app
+        .verify(&shared, &page, &code, Some(("Second", "")))
+        .await;
+    let second_token = session_token(&second);
+
+    assert_eq!(
+        bearer_status(&app, &first_token).await,
+        StatusCode::UNAUTHORIZED,
+        "the first person's session ended when the browser signed in again"
+    );
+    assert_eq!(bearer_status(&app, &second_token).await, StatusCode::OK);
+    assert_eq!(app.count_rows("user_sessions"), 1);
+    // Another browser's session is left alone.
+    let elsewhere = browser();
+    app.sign_up(&elsewhere, "third@example.com", "Third", "")
+        .await;
+    assert_eq!(bearer_status(&app, &second_token).await, StatusCode::OK);
+}
+
+/// Used every day, a session still ends `session.max_lifetime_secs` after sign-in,
+/// and its cookie is never set to outlive that.
+#[tokio::test]
+async fn a_session_used_every_day_still_ends_at_its_maximum_lifetime() {
+    const DAY: i64 = 86_400;
+    let app = spawn_app_with(|c| {
+        c.session.ttl_secs = std::num::NonZeroU64::new(10 * DAY as u64).unwrap();
+        c.session.max_lifetime_secs = std::num::NonZeroU64::new(25 * DAY as u64).unwrap();
+    })
+    .await;
+    let person = browser();
+    app.sign_up(&person, "daily@example.com", "Daily", "").await;
+    let mut renewals = Vec::new();
+    for day in 1..25 {
+        app.clock.advance(DAY);
+        let response = app.get(&person, "/").await;
+        assert_eq!(response.status(), StatusCode::OK, "day {day}");
+        if let Some(cookie) = set_cookies(&response)
+            .into_iter()
+            .find(|c| c.starts_with("doorcode_session="))
+        {
+            let max_age: i64 = cookie
+                .split("Max-Age=")
+                .nth(1)
+                .and_then(|rest| rest.split(';').next())
+                .and_then(|n| n.parse().ok())
+                .expect("Max-Age");
+            assert!(
+                day * DAY + max_age <= 25 * DAY,
+                "day {day}: a cookie for {max_age} s outlives the session"
+            );
+            renewals.push(day);
+        }
+    }
+    assert!(!renewals.is_empty(), "the session was renewed while in use");
+    app.clock.advance(DAY);
+    let over = app.get(&person, "/").await;
+    assert_eq!(over.status(), StatusCode::SEE_OTHER, "over after 25 days");
+    assert!(
+        set_cookies(&over).iter().any(|c| c.contains("Max-Age=0")),
+        "the dead cookie is cleared"
+    );
+}

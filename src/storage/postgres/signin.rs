@@ -6,7 +6,7 @@
 use deadpool_postgres::GenericClient;
 
 use super::{Postgres, StorageError, sessions};
-use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName};
+use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName, TokenHash};
 use crate::rules::{Challenge, Closed, EventKind, Limits, Probe};
 use crate::storage::records::{
     ChallengeInfo, CompleteOutcome, CompleteRequest, NewChallenge, NewMail, NewSession,
@@ -216,6 +216,16 @@ impl<C: GenericClient + Sync> SignInTx for Tx<'_, C> {
             )
             .await?;
         Ok(user_id)
+    }
+
+    async fn end_session(&self, token_hash: &TokenHash) -> anyhow::Result<()> {
+        self.db
+            .execute(
+                "DELETE FROM user_sessions WHERE token_hash = $1",
+                &[&token_hash.as_str()],
+            )
+            .await?;
+        Ok(())
     }
 
     async fn insert_session(

@@ -8,7 +8,7 @@ use futures_util::FutureExt;
 use r2d2_sqlite::rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Sqlite, StorageError, sessions};
-use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName};
+use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName, TokenHash};
 use crate::rules::{Challenge, Closed, EventKind, Limits, Probe};
 use crate::storage::records::{
     ChallengeInfo, CompleteOutcome, CompleteRequest, NewChallenge, NewMail, NewSession,
@@ -190,6 +190,13 @@ impl SignInTx for Tx<'_> {
             )?
             .execute(params![email.as_str(), user_id, now])?;
         Ok(user_id)
+    }
+
+    async fn end_session(&self, token_hash: &TokenHash) -> anyhow::Result<()> {
+        self.0
+            .prepare_cached("DELETE FROM user_sessions WHERE token_hash = ?1")?
+            .execute([token_hash.as_str()])?;
+        Ok(())
     }
 
     async fn insert_session(
