@@ -171,6 +171,7 @@ impl Default for SessionConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitConfig {
     pub email_per_hour: NonZeroU32,
+    pub email_total_per_hour: NonZeroU32,
     pub ip_per_hour: NonZeroU32,
     pub failures_per_email_per_hour: NonZeroU32,
 }
@@ -179,6 +180,7 @@ impl Default for RateLimitConfig {
     fn default() -> Self {
         Self {
             email_per_hour: NonZeroU32::new(5).expect("non-zero"),
+            email_total_per_hour: NonZeroU32::new(20).expect("non-zero"),
             ip_per_hour: NonZeroU32::new(30).expect("non-zero"),
             failures_per_email_per_hour: NonZeroU32::new(20).expect("non-zero"),
         }

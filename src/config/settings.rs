@@ -122,6 +122,7 @@ impl Settings {
             sessions,
             limits: Limits {
                 email_per_hour: config.rate_limit.email_per_hour.get(),
+                email_total_per_hour: config.rate_limit.email_total_per_hour.get(),
                 ip_per_hour: config.rate_limit.ip_per_hour.get(),
                 failures_per_email_per_hour: config.rate_limit.failures_per_email_per_hour.get(),
                 resend_interval_secs: secs(config.code.resend_interval_secs),

@@ -18,6 +18,7 @@ use crate::domain::{
 use crate::i18n::Language;
 use crate::mail::{MailQueue, seal_code};
 use crate::metrics::Metrics;
+use crate::rules::limits::client_network;
 use crate::rules::sessions::Lifetimes;
 use crate::storage::{
     ChallengeInfo, CompleteOutcome, CompleteRequest, Limits, NewChallenge, NewMail, NewSession,
@@ -116,7 +117,7 @@ pub async fn start(
         email,
         browser_hash,
         code_expires_at: expires_at,
-        ip: client_ip.to_string(),
+        ip: client_network(client_ip),
     };
     let max_attempts = flow.policy.code.max_attempts;
     match flow
@@ -184,7 +185,6 @@ pub async fn verify(
         }
         VerifyOutcome::NeedsName(info) => Ok(Verified::NeedsName(info)),
         VerifyOutcome::Closed(closed) => Err(LoginError::Closed(closed)),
-        VerifyOutcome::Refused(refusal, info) => Err(LoginError::Limited(refusal, Some(info))),
         VerifyOutcome::WrongCode(info) => {
             tracing::info!(to = %info.email.masked(), attempts_left = info.attempts_left, "wrong code");
             flow.metrics.wrong_code();
@@ -278,7 +278,7 @@ pub async fn resend(
                 browser_hash,
                 code_hash,
                 code_expires_at: expires_at,
-                ip: client_ip.to_string(),
+                ip: client_network(client_ip),
                 limits: flow.policy.limits,
                 max_attempts: flow.policy.code.max_attempts,
                 now,

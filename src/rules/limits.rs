@@ -2,14 +2,18 @@
 //! `n` events of one kind for one subject in the last hour"; storage answers one
 //! question per limit (a [`Probe`]) and the decision is made here.
 
+use std::net::{IpAddr, Ipv6Addr};
+
 /// The length of every sliding window.
 pub const WINDOW_SECS: i64 = 3600;
 
 /// What a window counts, and the subject it counts it for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
-    /// A code mailed to an address.
+    /// A code mailed to an address, whoever asked.
     Send,
+    /// A code mailed to an address at the request of one client network.
+    SendFrom,
     /// A code asked for by a client address.
     Ip,
     /// A wrong code typed for an address.
@@ -21,6 +25,7 @@ impl EventKind {
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Send => "send",
+            EventKind::SendFrom => "send_from",
             EventKind::Ip => "ip",
             EventKind::Fail => "fail",
         }
@@ -30,7 +35,10 @@ impl EventKind {
 /// The numbers from `[rate_limit]` and `[code]` that guard sending and checking codes.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// Per address and client network.
     pub email_per_hour: u32,
+    /// Per address, over every network.
+    pub email_total_per_hour: u32,
     pub ip_per_hour: u32,
     pub failures_per_email_per_hour: u32,
     pub resend_interval_secs: i64,
@@ -93,10 +101,34 @@ impl Limits {
         Probe::new(EventKind::Ip, self.ip_per_hour, now)
     }
 
-    /// Codes mailed to an address.
+    /// Codes mailed to an address at one client network's request; its subject is
+    /// [`address_from`].
     pub fn per_email(&self, now: i64) -> Probe {
-        Probe::new(EventKind::Send, self.email_per_hour, now)
+        Probe::new(EventKind::SendFrom, self.email_per_hour, now)
     }
+
+    /// Codes mailed to an address, whoever asked.
+    pub fn per_email_total(&self, now: i64) -> Probe {
+        Probe::new(EventKind::Send, self.email_total_per_hour, now)
+    }
+}
+
+/// The network a client address counts as: an IPv4 address, or an IPv6 /64 (one
+/// home or one server is given a whole /64, so each of its addresses is not a new
+/// client).
+pub fn client_network(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", Ipv6Addr::from(prefix))
+        }
+    }
+}
+
+/// The subject of [`EventKind::SendFrom`]: one address asked for by one network.
+pub fn address_from(email: &str, network: &str) -> String {
+    format!("{email} {network}")
 }
 
 /// Seconds until a window has room for one more event, given the answer to its
@@ -112,14 +144,20 @@ pub fn full_for(nth_newest_at: Option<i64>, now: i64) -> Option<i64> {
 pub struct SendFacts {
     pub failures: Option<i64>,
     pub per_ip: Option<i64>,
+    /// For this address from this client network.
     pub per_email: Option<i64>,
+    /// For this address from anywhere.
+    pub per_email_total: Option<i64>,
     pub last_send: Option<i64>,
 }
 
 /// Whether a code may be sent. The order is the rule: a spent failure budget
 /// first (it says the most about the address), then the resend interval (for
-/// resends), the client address's hourly count, and the address's hourly count.
-/// On `Ok` the caller records one [`EventKind::Ip`] and one [`EventKind::Send`].
+/// resends), the client network's hourly count, the address's hourly count from
+/// that network, and the address's hourly count from everywhere. Counting an
+/// address per network first means nobody uses up someone else's allowance from
+/// their own network. On `Ok` the caller records one [`EventKind::Ip`], one
+/// [`EventKind::SendFrom`] and one [`EventKind::Send`].
 pub fn check_send(
     limits: &Limits,
     facts: &SendFacts,
@@ -143,6 +181,9 @@ pub fn check_send(
     if let Some(retry_after) = full_for(facts.per_email, now) {
         return Err(Refusal::EmailHourly { retry_after });
     }
+    if let Some(retry_after) = full_for(facts.per_email_total, now) {
+        return Err(Refusal::EmailHourly { retry_after });
+    }
     Ok(())
 }
 
@@ -156,6 +197,7 @@ mod tests {
     fn limits() -> Limits {
         Limits {
             email_per_hour: 5,
+            email_total_per_hour: 20,
             ip_per_hour: 30,
             failures_per_email_per_hour: 20,
             resend_interval_secs: 60,
@@ -173,6 +215,7 @@ mod tests {
                     failures: full,
                     per_ip: full,
                     per_email: full,
+                    per_email_total: full,
                     last_send: Some(NOW - 1),
                 },
                 true,
@@ -218,7 +261,16 @@ mod tests {
                 Err(Refusal::IpHourly { retry_after: 3000 }),
             ),
             (
-                "the address's count",
+                "the address's count from everywhere, last",
+                SendFacts {
+                    per_email_total: Some(NOW - 1000),
+                    ..SendFacts::default()
+                },
+                false,
+                Err(Refusal::EmailHourly { retry_after: 2600 }),
+            ),
+            (
+                "the address's count from this network",
                 SendFacts {
                     per_email: full,
                     ..SendFacts::default()
@@ -241,10 +293,26 @@ mod tests {
         let probe = limits().per_email(NOW);
         assert_eq!(
             (probe.kind, probe.since, probe.nth, probe.offset()),
-            (EventKind::Send, NOW - 3600, 5, 4)
+            (EventKind::SendFrom, NOW - 3600, 5, 4)
         );
+        let total = limits().per_email_total(NOW);
+        assert_eq!((total.kind, total.nth), (EventKind::Send, 20));
         assert_eq!(limits().failures(NOW).kind.as_str(), "fail");
         assert_eq!(limits().per_ip(NOW).kind.as_str(), "ip");
+    }
+
+    #[test]
+    fn a_client_network_is_an_ipv4_address_or_an_ipv6_slash_64() {
+        let cases = [
+            ("203.0.113.8", "203.0.113.8"),
+            ("::ffff:203.0.113.8", "203.0.113.8"),
+            ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+            ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+            ("::1", "::/64"),
+        ];
+        for (ip, network) in cases {
+            assert_eq!(client_network(ip.parse().unwrap()), network, "{ip}");
+        }
     }
 
     proptest! {
@@ -263,6 +331,7 @@ mod tests {
             failures in proptest::option::of(0..WINDOW_SECS),
             per_ip in proptest::option::of(0..WINDOW_SECS),
             per_email in proptest::option::of(0..WINDOW_SECS),
+            per_email_total in proptest::option::of(0..WINDOW_SECS),
             last_send in proptest::option::of(0..120i64),
             resend: bool,
         ) {
@@ -270,11 +339,13 @@ mod tests {
                 failures: failures.map(|age| NOW - age),
                 per_ip: per_ip.map(|age| NOW - age),
                 per_email: per_email.map(|age| NOW - age),
+                per_email_total: per_email_total.map(|age| NOW - age),
                 last_send: last_send.map(|age| NOW - age),
             };
             match check_send(&limits(), &facts, NOW, resend) {
                 Ok(()) => {
-                    prop_assert!(failures.is_none() && per_ip.is_none() && per_email.is_none());
+                    prop_assert!(failures.is_none() && per_ip.is_none());
+                    prop_assert!(per_email.is_none() && per_email_total.is_none());
                 }
                 Err(refusal) => prop_assert!(refusal.retry_after() >= 1),
             }

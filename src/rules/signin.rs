@@ -4,7 +4,6 @@
 
 use subtle::ConstantTimeEq;
 
-use super::limits::full_for;
 use crate::domain::{CodeHash, EmailAddress};
 
 /// A sign-in as stored.
@@ -91,8 +90,6 @@ pub struct CodeFacts<'a> {
     /// An open sign-in (see [`open`]).
     pub challenge: &'a Challenge,
     pub max_attempts: u32,
-    /// The answer to the address's failure [`Probe`](super::Probe).
-    pub failures: Option<i64>,
     /// The sign-in's codes that have not expired.
     pub live_codes: &'a [CodeHash],
     pub candidate: &'a CodeHash,
@@ -111,10 +108,6 @@ pub enum CodeDecision {
     /// The code was already right; the name page is still waiting.
     AwaitingName,
     Closed(Closed),
-    /// The address has spent its wrong codes for the hour.
-    FailureBudget {
-        retry_after: i64,
-    },
     /// Costs one of the sign-in's attempts and one of the address's failures.
     Wrong,
     /// Right code for a new address that gave no name: the code stays valid.
@@ -126,8 +119,10 @@ pub enum CodeDecision {
 }
 
 /// The order is the rule: an already verified sign-in waits for its name; then
-/// attempts, the failure budget, expiry, and the code itself. The code is compared
-/// with every live code in constant time.
+/// attempts, expiry, and the code itself, compared with every live code in
+/// constant time. The address's failure budget is not asked: it stops new sign-ins
+/// and resends (see [`super::limits::check_send`]), never a right code, so nobody
+/// can lock an address's owner out by typing wrong codes for it.
 pub fn judge_code(facts: &CodeFacts) -> CodeDecision {
     let row = facts.challenge;
     if row.verified_at.is_some() {
@@ -135,9 +130,6 @@ pub fn judge_code(facts: &CodeFacts) -> CodeDecision {
     }
     if row.attempts >= facts.max_attempts {
         return CodeDecision::Closed(Closed::OutOfAttempts);
-    }
-    if let Some(retry_after) = full_for(facts.failures, facts.now) {
-        return CodeDecision::FailureBudget { retry_after };
     }
     if facts.live_codes.is_empty() {
         return CodeDecision::Closed(Closed::Expired);
@@ -251,7 +243,6 @@ mod tests {
         CodeFacts {
             challenge: row,
             max_attempts: 5,
-            failures: None,
             live_codes: &[],
             candidate,
             account: None,
@@ -280,28 +271,18 @@ mod tests {
             (
                 "already verified, whatever else",
                 CodeFacts {
-                    failures: Some(NOW),
+                    live_codes: &live,
                     ..base_facts(verified, &right)
                 },
                 CodeDecision::AwaitingName,
             ),
             (
-                "out of attempts before the budget",
+                "out of attempts, even with the right code",
                 CodeFacts {
-                    failures: Some(NOW),
                     live_codes: &live,
                     ..base_facts(spent, &right)
                 },
                 CodeDecision::Closed(Closed::OutOfAttempts),
-            ),
-            (
-                "budget spent",
-                CodeFacts {
-                    failures: Some(NOW - 600),
-                    live_codes: &live,
-                    ..base_facts(open_row, &right)
-                },
-                CodeDecision::FailureBudget { retry_after: 3000 },
             ),
             (
                 "no live code",
@@ -435,13 +416,12 @@ mod tests {
     }
 
     proptest! {
-        /// Nothing but the right code, on a sign-in with attempts left and budget
-        /// to spare, ever signs anyone in.
+        /// Nothing but the right code on a sign-in with attempts left ever signs
+        /// anyone in, and the right code there always does (or asks for the name).
         #[test]
-        fn only_a_right_code_signs_in(
+        fn only_a_right_code_signs_in_and_it_always_does(
             attempts in 0u32..8,
             max_attempts in 1u32..8,
-            budget_spent: bool,
             right: bool,
             account in proptest::option::of(1i64..100),
             named: bool,
@@ -453,7 +433,6 @@ mod tests {
             let decision = judge_code(&CodeFacts {
                 challenge: &row,
                 max_attempts,
-                failures: budget_spent.then_some(NOW - 1),
                 live_codes: &live,
                 candidate: &candidate,
                 account,
@@ -461,13 +440,12 @@ mod tests {
                 names_after_code,
                 now: NOW,
             });
-            let may_try = attempts < max_attempts && !budget_spent;
-            if matches!(decision, CodeDecision::SignIn(_) | CodeDecision::HoldForName | CodeDecision::NameRequired) {
-                prop_assert!(right && may_try);
-            }
-            if right && may_try {
-                prop_assert!(decision != CodeDecision::Wrong);
-            }
+            let may_try = attempts < max_attempts;
+            let accepted = matches!(
+                decision,
+                CodeDecision::SignIn(_) | CodeDecision::HoldForName | CodeDecision::NameRequired
+            );
+            prop_assert_eq!(accepted, right && may_try);
             if let CodeDecision::SignIn(Account::Create) = decision {
                 // An account is only ever made for an address that has none.
                 prop_assert!(account.is_none() && named);

@@ -23,6 +23,7 @@ pub struct NewChallenge {
     pub browser_hash: Option<String>,
     pub code_hash: CodeHash,
     pub code_expires_at: i64,
+    /// The client network that asked (`rules::limits::client_network`).
     pub ip: String,
     pub mail: NewMail,
 }
@@ -58,7 +59,6 @@ pub struct VerifyRequest {
 
 pub enum VerifyOutcome {
     Closed(Closed),
-    Refused(Refusal, ChallengeInfo),
     WrongCode(ChallengeInfo),
     /// The code was right but a new address must give its name; the code stays valid.
     NameRequired(ChallengeInfo),
@@ -97,6 +97,7 @@ pub struct ResendRequest {
     pub browser_hash: Option<String>,
     pub code_hash: CodeHash,
     pub code_expires_at: i64,
+    /// The client network that asked (`rules::limits::client_network`).
     pub ip: String,
     pub limits: Limits,
     pub max_attempts: u32,

@@ -137,10 +137,12 @@ async fn check_send(
     is_resend: bool,
 ) -> anyhow::Result<Result<(), Refusal>> {
     tx.lock(LockScope::ClientIp, ip).await?;
+    let email_from = limits::address_from(email, ip);
     let facts = SendFacts {
         failures: tx.nth_newest(limits.failures(now), email).await?,
         per_ip: tx.nth_newest(limits.per_ip(now), ip).await?,
-        per_email: tx.nth_newest(limits.per_email(now), email).await?,
+        per_email: tx.nth_newest(limits.per_email(now), &email_from).await?,
+        per_email_total: tx.nth_newest(limits.per_email_total(now), email).await?,
         last_send: match is_resend {
             true => tx.newest(EventKind::Send, email).await?,
             false => None,
@@ -149,6 +151,7 @@ async fn check_send(
     let verdict = limits::check_send(limits, &facts, now, is_resend);
     if verdict.is_ok() {
         tx.record(EventKind::Ip, ip, now).await?;
+        tx.record(EventKind::SendFrom, &email_from, now).await?;
         tx.record(EventKind::Send, email, now).await?;
     }
     Ok(verdict)
@@ -238,7 +241,6 @@ pub(super) async fn verify(
     let decision = signin::judge_code(&CodeFacts {
         challenge: &row,
         max_attempts: req.max_attempts,
-        failures: tx.nth_newest(req.limits.failures(req.now), email).await?,
         live_codes: &live_codes,
         candidate: &req.candidate,
         account,
@@ -249,9 +251,6 @@ pub(super) async fn verify(
     Ok(match decision {
         CodeDecision::AwaitingName => VerifyOutcome::NeedsName(info),
         CodeDecision::Closed(closed) => VerifyOutcome::Closed(closed),
-        CodeDecision::FailureBudget { retry_after } => {
-            VerifyOutcome::Refused(Refusal::FailureBudget { retry_after }, info)
-        }
         CodeDecision::Wrong => {
             tx.count_attempt(id).await?;
             tx.record(EventKind::Fail, email, req.now).await?;

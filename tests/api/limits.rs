@@ -110,38 +110,98 @@ async fn forwarded_addresses_count_only_when_the_proxy_is_trusted() {
     );
 }
 
+/// Wrong codes typed for an address (by anyone) spend its hourly failure budget:
+/// then no new sign-in or resend is started for it, but a right code on a sign-in
+/// that still has attempts always signs its owner in.
 #[tokio::test]
-async fn wrong_codes_across_sign_ins_use_up_the_address_failure_budget() {
+async fn a_spent_failure_budget_stops_new_codes_but_never_a_right_code() {
     let app =
         spawn_app_with(|c| c.rate_limit.failures_per_email_per_hour = NonZeroU32::new(3).unwrap())
             .await;
-    let person = browser();
-    let first = app.start_sign_in(&person, "target@example.com").await;
+    let owner = browser();
+    let page = app.start_sign_in(&owner, "target@example.com").await;
     let code = app.code_for("target@example.com").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    for _ in 0..2 {
+    // Someone else, with a sign-in of their own for the same address.
+    let attacker = browser();
+    let theirs = app.start_sign_in(&attacker, "target@example.com").await;
+    let _ = app.code_for("target@example.com").await;
+    for _ in 0..3 {
         assert_eq!(
-            app.verify(&person, &first, wrong, None).await.status(),
+            app.verify(&attacker, &theirs, wrong, None).await.status(),
             StatusCode::BAD_REQUEST
         );
     }
-    let second = app.start_sign_in(&browser(), "target@example.com").await;
-    let _ = second;
-    assert_eq!(
-        app.verify(&person, &first, wrong, None).await.status(),
-        StatusCode::BAD_REQUEST
-    );
-    // Three failures: the address is refused for the rest of the hour, even with the right code.
-    let refused = app.verify(&person, &first, &code, Some(("T", ""))).await;
-    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(retry_after(&refused) > 3500);
     let start = app.post_login(&browser(), "target@example.com").await;
     assert_eq!(
         start.status(),
         StatusCode::TOO_MANY_REQUESTS,
-        "no new codes either"
+        "no new codes for the rest of the hour"
     );
-    assert_eq!(app.count_rows("user_sessions"), 0);
+    assert!(retry_after(&start) > 3500);
+    let resend = app
+        .post(
+            &owner,
+            "/login/resend",
+            &[("challenge", page.challenge.as_str())],
+        )
+        .await;
+    assert_eq!(
+        resend.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "nor a resend"
+    );
+    // The owner's right code still works.
+    let signed_in = app.verify(&owner, &page, &code, Some(("T", ""))).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count_rows("user_sessions"), 1);
+}
+
+/// What an attacker did before: ask for an address's five hourly codes through the
+/// API so that its owner got none. The allowance is now per client network, with a
+/// larger one over all networks.
+#[tokio::test]
+async fn codes_asked_for_from_one_network_leave_the_owner_theirs() {
+    let app = spawn_app_with(|c| {
+        c.server.trust_proxy_headers = true;
+        c.rate_limit.email_per_hour = NonZeroU32::new(2).unwrap();
+        c.rate_limit.email_total_per_hour = NonZeroU32::new(5).unwrap();
+    })
+    .await;
+    let ask = |from: &'static str| {
+        let app = &app;
+        async move {
+            reqwest::Client::new()
+                .post(app.url("/api/v1/login"))
+                .header("x-forwarded-for", from)
+                .json(&serde_json::json!({
+                    "email": "owner@example.com",
+                    "turnstile_token": "XXXX.DUMMY.TOKEN.XXXX",
+                }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // Two from the attacker's network (IPv6 addresses of one /64 count as one).
+    assert_eq!(ask("2001:db8:1:2::10").await, StatusCode::OK);
+    assert_eq!(ask("2001:db8:1:2::11").await, StatusCode::OK);
+    assert_eq!(
+        ask("2001:db8:1:2:ffff::1").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the same /64"
+    );
+    // The owner, elsewhere, still gets theirs.
+    assert_eq!(ask("198.51.100.7").await, StatusCode::OK);
+    assert_eq!(ask("198.51.100.7").await, StatusCode::OK);
+    // Over all networks, five an hour.
+    assert_eq!(ask("203.0.113.1").await, StatusCode::OK);
+    assert_eq!(
+        ask("203.0.113.2").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "email_total_per_hour"
+    );
 }
 
 #[tokio::test]
