@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::config::{Config, SecretSource, Settings};
-use crate::domain::ServerSecret;
+use crate::domain::{ServerSecret, open_to_others};
 use crate::login::{Policy, SignIn};
 use crate::mail::{EmailTemplates, MailQueue, MailSettings, Mailer};
 use crate::metrics::Metrics;
@@ -32,7 +32,28 @@ pub struct Application {
     port: u16,
     acceptor: TcpAcceptor,
     endpoint: BoxEndpoint<'static>,
+    /// `metrics.listen`'s socket, when set.
+    metrics: Option<Listening>,
     state: Arc<AppState>,
+}
+
+/// A bound socket and its port.
+struct Listening {
+    port: u16,
+    acceptor: TcpAcceptor,
+}
+
+async fn bind(addr: std::net::SocketAddr, key: &str) -> anyhow::Result<Listening> {
+    let acceptor = TcpListener::bind(addr)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("cannot listen on {addr} ({key})"))?;
+    let port = acceptor
+        .local_addr()
+        .first()
+        .and_then(|addr| addr.as_socket_addr().map(|a| a.port()))
+        .context("the listener has no address")?;
+    Ok(Listening { port, acceptor })
 }
 
 impl Application {
@@ -42,7 +63,16 @@ impl Application {
         let storage = Storage::open(&settings.database).await?;
         let secret = match &settings.secret {
             SecretSource::Key(key) => key.clone(),
-            SecretSource::File(path) => ServerSecret::load_or_create(path)?,
+            SecretSource::File(path) => {
+                let secret = ServerSecret::load_or_create(path)?;
+                if let Some(mode) = open_to_others(path) {
+                    tracing::warn!(
+                        "{} holds the server secret and others may read it (mode {mode:o}); run chmod 600 on it",
+                        path.display()
+                    );
+                }
+                secret
+            }
         };
         let templates = EmailTemplates::load(Path::new("templates/email"))?;
         let mailer = Mailer::new(settings.smtp.as_ref()).context("email.smtp_url")?;
@@ -79,17 +109,11 @@ impl Application {
             metrics.clone(),
         );
 
-        let acceptor = TcpListener::bind(config.server.listen)
-            .into_acceptor()
-            .await
-            .with_context(|| {
-                format!("cannot listen on {} (server.listen)", config.server.listen)
-            })?;
-        let port = acceptor
-            .local_addr()
-            .first()
-            .and_then(|addr| addr.as_socket_addr().map(|a| a.port()))
-            .context("the listener has no address")?;
+        let Listening { port, acceptor } = bind(config.server.listen, "server.listen").await?;
+        let metrics_listener = match settings.metrics_listen {
+            Some(addr) => Some(bind(addr, "metrics.listen").await?),
+            None => None,
+        };
 
         let signin = SignIn {
             storage: storage.clone(),
@@ -121,12 +145,18 @@ impl Application {
             port,
             acceptor,
             endpoint,
+            metrics: metrics_listener,
             state,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on, when `metrics.listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|m| m.port)
     }
 
     /// Serves until `stop` resolves. Then it stops accepting, lets in-flight requests
@@ -146,6 +176,23 @@ impl Application {
             base_url = %self.state.config.server.base_url.origin(),
             "doorcode is listening"
         );
+        let metrics = self.metrics.map(|listening| {
+            tracing::info!(
+                port = listening.port,
+                "metrics are served on their own listener"
+            );
+            let mut stopped = shutdown_tx.subscribe();
+            let app = crate::app::metrics_app(self.state.clone());
+            tokio::spawn(
+                Server::new_with_acceptor(listening.acceptor).run_with_graceful_shutdown(
+                    app,
+                    async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    },
+                    Some(SHUTDOWN_GRACE),
+                ),
+            )
+        });
         let signal = async move {
             stop.await;
             let _ = shutdown_tx.send(true);
@@ -157,6 +204,13 @@ impl Application {
             tracing::warn!("the mail worker did not finish in time; its message stays queued");
         }
         pruner.abort();
+        if let Some(metrics) = metrics {
+            match metrics.await {
+                Ok(Err(e)) => tracing::error!(error = %e, "the metrics listener failed"),
+                Err(e) => tracing::error!(error = %e, "the metrics listener panicked"),
+                Ok(Ok(())) => {}
+            }
+        }
         tracing::info!("doorcode stopped");
         served.context("the HTTP server failed")
     }

@@ -38,7 +38,6 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
     let hot_state = state.clone();
     routes::add(Route::new())
         .at("/healthz", get(healthz))
-        .at("/metrics", get(observe::metrics_page))
         .nest("/api", crate::api::routes(state.clone()))
         .at("/assets/style.css", get(make_sync(|_| stylesheet())))
         .at("/assets/app.js", get(make_sync(|_| script())))
@@ -65,6 +64,13 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         .with(set_headers)
         .with(observe::Observe::new(metrics))
         .around(move |ep, req| hot::ahead(ep, req, hot_state.clone(), headers.clone()))
+}
+
+/// The metrics listener's app: `GET /metrics` and nothing else.
+pub fn metrics_app(state: Arc<AppState>) -> impl Endpoint {
+    Route::new()
+        .at("/metrics", get(observe::metrics_page))
+        .data(state)
 }
 
 /// Only what the pages and Cloudflare's Turnstile widget need (Cloudflare documents

@@ -43,6 +43,13 @@ pub(super) async fn check(config: &Config, source: &ConfigSource) -> Result<(), 
     }
     report.line("turnstile", turnstile(settings.turnstile.as_ref()).await);
     report.line("database", database(config).await);
+    let exposed = super::exposed_secret_files(config, source);
+    let files = if exposed.is_empty() {
+        Outcome::Passed("no file holding a secret is open to other users".into())
+    } else {
+        Outcome::Failed(exposed.join("; "))
+    };
+    report.line("files", files);
     report.finish()
 }
 

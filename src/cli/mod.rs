@@ -19,8 +19,9 @@ use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{Config, load_config};
+use crate::config::{Config, load_config, secrets_in_file};
 use crate::domain::EmailAddress;
+use crate::domain::open_to_others;
 use crate::storage::{Database, Storage, StorageError, UserRef};
 
 const DEFAULT_CONFIG: &str = "config/doorcode.toml";
@@ -211,7 +212,16 @@ pub fn run(cli: Cli) -> ExitCode {
 
 async fn dispatch(command: Command, config: Config, source: ConfigSource) -> Result<(), CliError> {
     match command {
-        Command::Serve => serve::serve(config).await,
+        Command::Serve => {
+            // The secret beside the database is checked when it is loaded.
+            for line in exposed_secret_files(&config, &source)
+                .into_iter()
+                .filter(|line| !line.contains("server secret"))
+            {
+                tracing::warn!("{line}");
+            }
+            serve::serve(config).await
+        }
         Command::Check => check::check(&config, &source).await,
         Command::SendTestEmail { address } => test_email::send(&config, &address).await,
         Command::Users(UsersCommand::List { json }) => users::list(&config, json).await,
@@ -249,6 +259,33 @@ fn parse_user(input: &str) -> Result<UserRef, CliError> {
                 "`{input}` is neither a user id nor an email address. {e}"
             ))
         })
+}
+
+/// Files that hold secrets others may read, one line each with its fix: the
+/// server secret beside a SQLite database, and the config file when it holds a
+/// password or a secret key.
+pub(crate) fn exposed_secret_files(config: &Config, source: &ConfigSource) -> Vec<String> {
+    let mut exposed = Vec::new();
+    if config.security.secret_key.is_empty() {
+        let secret = config.database.path.with_file_name("secret.key");
+        if let Some(mode) = open_to_others(&secret) {
+            exposed.push(format!(
+                "{} holds the server secret and others may read it (mode {mode:o}); run chmod 600 on it",
+                secret.display()
+            ));
+        }
+    }
+    let held = secrets_in_file(&source.path);
+    if !held.is_empty()
+        && let Some(mode) = open_to_others(&source.path)
+    {
+        exposed.push(format!(
+            "{} holds {} and others may read it (mode {mode:o}); run chmod 600 on it",
+            source.path.display(),
+            held.join(", ")
+        ));
+    }
+    exposed
 }
 
 /// The database the service uses. Refuses to create a SQLite file: a relative

@@ -61,6 +61,43 @@ pub fn load_config(
     Ok(config)
 }
 
+/// The keys of the file at `path` that hold a secret (a password in a URL, a
+/// secret key), by name; empty when the file cannot be read.
+pub fn secrets_in_file(path: &Path) -> Vec<&'static str> {
+    let Ok(file) = std::fs::read_to_string(path).map(|text| text.parse::<Table>()) else {
+        return Vec::new();
+    };
+    let Ok(file) = file else {
+        return Vec::new();
+    };
+    let value = |section: &str, key: &str| {
+        file.get(section)
+            .and_then(|s| s.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut held = Vec::new();
+    for (section, key, name) in [
+        ("email", "smtp_url", "email.smtp_url"),
+        ("database", "url", "database.url"),
+    ] {
+        // A URL holds a secret when it carries a password.
+        if url::Url::parse(&value(section, key)).is_ok_and(|url| url.password().is_some()) {
+            held.push(name);
+        }
+    }
+    for (section, key, name) in [
+        ("turnstile", "secret_key", "turnstile.secret_key"),
+        ("security", "secret_key", "security.secret_key"),
+    ] {
+        if !value(section, key).is_empty() {
+            held.push(name);
+        }
+    }
+    held
+}
+
 /// Copies the file's keys into `merged`, refusing keys and sections doorcode does
 /// not know, so that a typo is an error rather than a silently ignored setting.
 fn overlay_file(

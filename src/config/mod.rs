@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use load::{ConfigError, load_config};
+pub use load::{ConfigError, load_config, secrets_in_file};
 pub use settings::{CodePolicy, SecretSource, Settings, SmtpTarget, TurnstileKeys, parse_from};
 pub use types::{BaseUrl, Secret};
 
@@ -31,6 +31,14 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub security: SecurityConfig,
     pub signup: SignupConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// A socket address for `/metrics` alone. Empty: no metrics.
+    pub listen: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 //! alone cannot (keys that depend on each other), with one line naming the key.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use lettre::Tokio1Executor;
@@ -34,6 +35,8 @@ pub struct Settings {
     pub sessions: Lifetimes,
     pub limits: Limits,
     pub ask_name: AskName,
+    /// Where `/metrics` is served; `None`: nowhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Where the server secret comes from.
@@ -128,6 +131,7 @@ impl Settings {
                 resend_interval_secs: secs(config.code.resend_interval_secs),
             },
             ask_name: config.signup.ask_name,
+            metrics_listen: metrics_listen(&config.metrics.listen)?,
         })
     }
 }
@@ -206,6 +210,17 @@ fn turnstile(config: &Config) -> Result<Option<TurnstileKeys>, ConfigError> {
         secret_key: turnstile.secret_key.clone(),
         verify_url: turnstile.verify_url.clone(),
     }))
+}
+
+fn metrics_listen(listen: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    if listen.trim().is_empty() {
+        return Ok(None);
+    }
+    listen.trim().parse().map(Some).map_err(|_| {
+        ConfigError::new(format!(
+            "metrics.listen: `{listen}` is not a socket address like 127.0.0.1:9464 (or empty for no metrics)"
+        ))
+    })
 }
 
 fn check_server(config: &Config) -> Result<(), ConfigError> {

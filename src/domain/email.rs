@@ -92,10 +92,82 @@ impl fmt::Display for EmailAddress {
     }
 }
 
+/// `text` with every address in it masked as [`EmailAddress::masked`] masks one:
+/// for what another system wrote, such as an SMTP server's reply
+/// (`550 5.1.1 <jane@example.com>: Recipient address rejected`), before it is
+/// logged or stored.
+pub fn mask_addresses(text: &str) -> String {
+    // What may stand around an address in such text, and so ends its local part.
+    let ends_local = |c: char| c.is_whitespace() || "<>()[],;:\"'".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let before = &rest[..at];
+        // A quoted local part (`"jane doe"@…`) runs back to its opening quote.
+        let local_start = match before.strip_suffix('"').and_then(|b| b.rfind('"')) {
+            Some(open) => open + 1,
+            None => before
+                .char_indices()
+                .rev()
+                .find(|&(_, c)| ends_local(c))
+                .map_or(0, |(i, c)| i + c.len_utf8()),
+        };
+        let local = &before[local_start..];
+        out.push_str(&before[..local_start]);
+        match local.chars().next() {
+            Some(first) => {
+                out.push(first);
+                out.push_str("***@");
+            }
+            None => out.push('@'),
+        }
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn addresses_inside_other_text_are_masked() {
+        let cases = [
+            (
+                "550 5.1.1 <reject-me@victim.example>: Recipient address rejected",
+                "550 5.1.1 <r***@victim.example>: Recipient address rejected",
+            ),
+            (
+                "to jane.doe+tag@example.com failed",
+                "to j***@example.com failed",
+            ),
+            ("\"quoted\"@example.com", "\"q***@example.com"),
+            ("a@b.c, bob@d.e", "a***@b.c, b***@d.e"),
+            ("no address here", "no address here"),
+            ("a lone @ sign", "a lone @ sign"),
+            ("ünïcødé@例え.jp", "ü***@例え.jp"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(mask_addresses(text), expected, "{text}");
+        }
+    }
+
+    proptest! {
+        /// Whatever surrounds it, an address's local part beyond its first letter
+        /// never survives masking.
+        #[test]
+        fn no_local_part_survives(
+            before in "[ -~]{0,20}",
+            local in "[a-z0-9._%+-]{6,20}",
+            after in "[ -~]{0,20}",
+        ) {
+            let text = format!("{before} <{local}@example.com> {after}");
+            let masked = mask_addresses(&text);
+            prop_assert!(!masked.contains(&format!("{local}@")), "{masked}");
+        }
+    }
 
     #[test]
     fn addresses_are_trimmed_and_lower_cased() {

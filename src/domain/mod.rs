@@ -8,8 +8,8 @@ mod secret;
 mod token;
 
 pub use code::{CodeHash, LoginCode, LoginCodeError};
-pub use email::{EmailAddress, EmailError};
+pub use email::{EmailAddress, EmailError, mask_addresses};
 pub use keys::{ChallengeId, PublicSessionId, TokenHash};
 pub use name::{NameError, PersonName};
-pub use secret::{SecretError, ServerSecret};
+pub use secret::{SecretError, ServerSecret, open_to_others};
 pub use token::{RandomId, SessionToken, sha256_hex};

@@ -104,6 +104,23 @@ impl fmt::Debug for ServerSecret {
     }
 }
 
+/// The permission bits of `path` when a user other than its owner may read or
+/// write it (a secret in such a file is no longer the owner's alone); `None` when
+/// only the owner may, or the file cannot be looked at.
+pub fn open_to_others(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

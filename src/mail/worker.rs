@@ -11,7 +11,7 @@ use tokio::sync::{Notify, watch};
 
 use super::{EmailTemplates, Mailer, SendError, build_message, open_code};
 use crate::clock::Clock;
-use crate::domain::ServerSecret;
+use crate::domain::{ServerSecret, mask_addresses};
 use crate::i18n::Language;
 use crate::metrics::{MailFailure, Metrics};
 use crate::storage::{QueuedMail, Storage};
@@ -137,14 +137,11 @@ impl Inner {
         let message = match self.compose(&mail) {
             Ok(message) => message,
             Err(e) => {
-                tracing::error!(to = %to, message_id = %mail.message_id, error = %format!("{e:#}"),
+                let error = mask_addresses(&format!("{e:#}"));
+                tracing::error!(to = %to, message_id = %mail.message_id, error = %error,
                     "mail queue: cannot compose the message; given up");
                 self.metrics.mail_failed(MailFailure::Permanent);
-                return self.record(
-                    self.storage
-                        .give_up_mail(mail.id, now, format!("{e:#}"))
-                        .await,
-                );
+                return self.record(self.storage.give_up_mail(mail.id, now, error).await);
             }
         };
         match self.mailer.send(message).await {
@@ -154,6 +151,8 @@ impl Inner {
                 self.record(self.storage.mark_mail_sent(mail.id, self.clock.now()).await);
             }
             Err(SendError::Transient(reason)) => {
+                // The server's own words may name the recipient.
+                let reason = mask_addresses(&reason);
                 let delay = backoff_secs(mail.attempts);
                 tracing::warn!(to = %to, message_id = %mail.message_id, attempt = mail.attempts + 1,
                     retry_in_secs = delay, reason = %reason, "mail queue: SMTP failed for now; will retry");
@@ -162,6 +161,7 @@ impl Inner {
                 self.record(self.storage.retry_mail_later(mail.id, next, reason).await);
             }
             Err(SendError::Permanent(reason)) => {
+                let reason = mask_addresses(&reason);
                 tracing::error!(to = %to, message_id = %mail.message_id, reason = %reason,
                     "mail queue: the SMTP server refused the message for good; given up");
                 self.metrics.mail_failed(MailFailure::Permanent);

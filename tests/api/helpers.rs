@@ -24,6 +24,8 @@ pub const SITE_KEY: &str = "1x00000000000000000000AA";
 
 pub struct TestApp {
     pub address: String,
+    /// Where `/metrics` is served (`metrics.listen`), when it is.
+    pub metrics_address: Option<String>,
     pub smtp: TestSmtp,
     pub siteverify: Arc<FakeSiteverify>,
     pub clock: Clock,
@@ -44,6 +46,7 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Config)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.metrics.listen = "127.0.0.1:0".into();
     config.server.base_url = doorcode::config::BaseUrl::parse(BASE_URL).unwrap();
     config.database.path = dir.path().join("doorcode.db");
     if let Some(server) = postgres_server() {
@@ -69,12 +72,16 @@ async fn start(
         .await
         .expect("doorcode builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
     TestApp {
         address,
+        metrics_address,
         smtp,
         siteverify,
         clock,

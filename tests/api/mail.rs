@@ -121,6 +121,18 @@ async fn a_permanent_refusal_is_given_up() {
     )
     .await;
     assert_eq!(app.smtp.count_to("refused@example.com"), 0);
+    // The server's reply named the recipient; what is stored does not.
+    assert_eq!(
+        app.database()
+            .query_i64("SELECT count(*) FROM outbox WHERE last_error LIKE '%refused@example.com%'"),
+        0,
+        "the full address is in outbox.last_error"
+    );
+    assert_eq!(
+        app.database()
+            .query_i64("SELECT count(*) FROM outbox WHERE last_error LIKE '%<r***@example.com>%'"),
+        1
+    );
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ mod cli;
 mod codes;
 mod database;
 mod faults;
+mod files;
 mod forward_auth;
 mod helpers;
 mod journeys;

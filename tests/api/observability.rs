@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE};
 
-use crate::helpers::{TestApp, browser, set_cookies, spawn_app};
+use crate::helpers::{TestApp, browser, set_cookies, spawn_app, spawn_app_with};
 use crate::process::Service;
 
 const REQUEST_ID: &str = "x-request-id";
@@ -24,10 +24,13 @@ fn is_generated(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+fn metrics_url(app: &TestApp) -> String {
+    let address = app.metrics_address.as_ref().expect("metrics.listen is set");
+    format!("{address}/metrics")
+}
+
 async fn metrics_text(app: &TestApp) -> String {
-    let response = reqwest::get(app.url("/metrics"))
-        .await
-        .expect("GET /metrics");
+    let response = reqwest::get(metrics_url(app)).await.expect("GET /metrics");
     assert_eq!(response.status(), StatusCode::OK);
     response.text().await.unwrap()
 }
@@ -303,7 +306,7 @@ async fn unknown_paths_and_methods_are_counted_as_other() {
 #[tokio::test]
 async fn metrics_are_prometheus_text_and_never_cached() {
     let app = spawn_app().await;
-    let response = reqwest::get(app.url("/metrics")).await.unwrap();
+    let response = reqwest::get(metrics_url(&app)).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let content_type = response.headers()[CONTENT_TYPE].to_str().unwrap();
     assert!(
@@ -314,6 +317,28 @@ async fn metrics_are_prometheus_text_and_never_cached() {
     let text = response.text().await.unwrap();
     assert!(text.contains("# HELP doorcode_codes_sent"), "{text}");
     assert!(text.contains("doorcode_mail_queue_depth 0"), "{text}");
+}
+
+/// Anyone could read sign-in volumes off the public listener, and a permanent mail
+/// failure counted right after posting an address told whether its mailbox exists.
+#[tokio::test]
+async fn metrics_are_served_only_on_their_own_listener() {
+    let app = spawn_app().await;
+    let public = reqwest::get(app.url("/metrics")).await.unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+    let own = reqwest::get(metrics_url(&app)).await.unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
+    // The metrics listener serves nothing else.
+    let address = app.metrics_address.clone().unwrap();
+    for path in ["/", "/login", "/healthz", "/auth/check"] {
+        let other = reqwest::get(format!("{address}{path}")).await.unwrap();
+        assert_eq!(other.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+
+    let without = spawn_app_with(|c| c.metrics.listen = String::new()).await;
+    assert!(without.metrics_address.is_none());
+    let public = reqwest::get(without.url("/metrics")).await.unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
 }
 
 /// The binary with `--log-format json`.

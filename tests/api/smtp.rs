@@ -363,9 +363,11 @@ async fn session(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
                 }
             },
             "RCPT" if from.is_none() => "503 5.5.1 Need MAIL first".into(),
-            "RCPT" if mode == SmtpMode::PermFail => {
-                "550 5.7.1 Recipient rejected (PermFail)".into()
-            }
+            // As Postfix words it, naming the recipient.
+            "RCPT" if mode == SmtpMode::PermFail => format!(
+                "550 5.1.1 <{}>: Recipient address rejected (PermFail)",
+                path_arg(arg, "TO:").unwrap_or_default()
+            ),
             "RCPT" => match path_arg(arg, "TO:") {
                 None => "501 5.5.4 Syntax: RCPT TO:<address>".into(),
                 Some(addr) => {

@@ -97,11 +97,14 @@ const READERS: u32 = 2;
 impl Sqlite {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
+            create_private_dir(parent)
                 .with_context(|| format!("cannot create the folder {}", parent.display()))?;
         }
         if path.exists() {
             check_existing(path)?;
+        } else {
+            create_private_file(path)
+                .with_context(|| format!("cannot create the database {}", path.display()))?;
         }
         let manager = || {
             SqliteConnectionManager::file(path).with_init(|conn| {
@@ -204,6 +207,27 @@ impl Sqlite {
         })
         .await
     }
+}
+
+/// The folders of a new database are the owner's alone (0700, whatever the umask):
+/// they hold people's addresses and, beside a SQLite file, the server secret.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// An empty file is an empty SQLite database; made here 0600 so SQLite, which
+/// gives its `-wal` and `-shm` files the database file's mode, never makes any of
+/// them readable by others.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
 }
 
 /// Looks at an existing file read-only before anything writes to it, so a file that

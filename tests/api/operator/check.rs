@@ -68,6 +68,7 @@ async fn check_passes_with_a_working_mail_server_captcha_secret_and_database() {
     assert!(line(&ran, "smtp STARTTLS").contains(" skipped "));
     assert!(line(&ran, "smtp AUTH").contains(" skipped "));
     assert!(line(&ran, "turnstile").contains(" ok "));
+    assert!(line(&ran, "files").contains(" ok "));
     let database = line(&ran, "database");
     let expected = format!(
         "schema version {}, 0 users, 0 live sessions",
@@ -78,7 +79,7 @@ async fn check_passes_with_a_working_mail_server_captcha_secret_and_database() {
         "{database}"
     );
     assert!(
-        ran.stdout.ends_with("all 7 checks passed\n"),
+        ran.stdout.ends_with("all 8 checks passed\n"),
         "{}",
         ran.stdout
     );
@@ -197,4 +198,52 @@ async fn check_fails_at_ehlo_when_the_server_hangs_up_after_its_greeting() {
         "{ehlo}"
     );
     assert!(ran.failure_line().contains("smtp EHLO"), "{}", ran.stderr);
+}
+
+/// A server secret or a config file with a password that other users of the
+/// machine can read is a failed check, naming the file and the fix.
+#[cfg(unix)]
+#[tokio::test]
+async fn check_fails_when_others_can_read_a_file_holding_a_secret() {
+    use std::os::unix::fs::PermissionsExt;
+    let (smtp, siteverify) = (TestSmtp::start().await, FakeSiteverify::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret.key");
+    std::fs::write(&secret, format!("{}\n", "ab".repeat(32))).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config = dir.path().join("doorcode.toml");
+    std::fs::write(
+        &config,
+        "[email]\nsmtp_url = \"smtp://user:hunter2@127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o664)).unwrap();
+
+    let db = dir.path().join("doorcode.db").display().to_string();
+    let config_path = config.display().to_string();
+    let env = [
+        ("DOORCODE_DATABASE_PATH", db.as_str()),
+        ("DOORCODE_CONFIG", config_path.as_str()),
+        ("DOORCODE_EMAIL_SMTP_URL", &smtp.url()),
+    ];
+    let ran = doorcode(dir.path(), &env, &["check"]).await;
+    assert_eq!(ran.code, Some(1), "{}{}", ran.stdout, ran.stderr);
+    let files = line(&ran, "files");
+    assert!(files.contains("FAILED"), "{files}");
+    assert!(
+        files.contains("secret.key") && files.contains("mode 644"),
+        "{files}"
+    );
+    assert!(
+        files.contains("doorcode.toml holds email.smtp_url"),
+        "{files}"
+    );
+    assert!(files.contains("chmod 600"), "{files}");
+    assert!(!ran.stdout.contains("hunter2"), "the password is printed");
+    let _ = siteverify;
+
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let ran = doorcode(dir.path(), &env, &["check"]).await;
+    assert!(line(&ran, "files").contains(" ok "), "{}", ran.stdout);
 }
