@@ -65,7 +65,7 @@ impl LoginApi {
         req: &Request,
         body: Json<StartRequest>,
     ) -> Result<Started, LoginFailure> {
-        let ip = client_ip(req, state.config.server.trust_proxy_headers);
+        let ip = client_ip(req, &state);
         let captcha = body.turnstile_token.as_deref().unwrap_or("");
         // Error messages stay English; the email follows the client's Accept-Language.
         let lang = language_of(req, &state);
@@ -142,7 +142,7 @@ impl LoginApi {
         req: &Request,
         body: Json<ResendRequest>,
     ) -> Result<Resent, LoginFailure> {
-        let ip = client_ip(req, state.config.server.trust_proxy_headers);
+        let ip = client_ip(req, &state);
         let lang = language_of(req, &state);
         login::resend(&state.signin, &body.challenge_id, None, ip, lang).await?;
         Ok(Resent::Ok)

@@ -16,7 +16,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use load::{ConfigError, load_config, secrets_in_file};
-pub use settings::{CodePolicy, SecretSource, Settings, SmtpTarget, TurnstileKeys, parse_from};
+pub use settings::{
+    CodePolicy, SecretSource, Settings, SmtpTarget, TrustedProxies, TurnstileKeys, parse_from,
+};
 pub use types::{BaseUrl, Secret};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -51,6 +53,8 @@ pub struct ServerConfig {
     pub logo_url: String,
     pub default_language: String,
     pub trust_proxy_headers: bool,
+    /// Networks whose `X-Forwarded-For` entries are proxies, not clients.
+    pub trusted_proxies: Vec<String>,
     pub allowed_redirect_hosts: Vec<String>,
 }
 
@@ -63,6 +67,7 @@ impl Default for ServerConfig {
             logo_url: String::new(),
             default_language: "en".into(),
             trust_proxy_headers: false,
+            trusted_proxies: vec!["127.0.0.0/8".into(), "::1/128".into()],
             allowed_redirect_hosts: Vec::new(),
         }
     }

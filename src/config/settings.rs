@@ -35,6 +35,8 @@ pub struct Settings {
     pub sessions: Lifetimes,
     pub limits: Limits,
     pub ask_name: AskName,
+    /// Whose `X-Forwarded-For` counts; `None` when `trust_proxy_headers` is off.
+    pub proxies: Option<TrustedProxies>,
     /// Where `/metrics` is served; `None`: nowhere.
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -86,6 +88,34 @@ pub struct TurnstileKeys {
     pub verify_url: url::Url,
 }
 
+/// The networks of the proxies in front of doorcode (`server.trusted_proxies`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    pub fn parse(entries: &[String]) -> Result<Self, ConfigError> {
+        entries
+            .iter()
+            .map(|entry| {
+                let entry = entry.trim();
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::new(format!(
+                            "server.trusted_proxies: `{entry}` is not a network like 10.0.0.0/8 or an address"
+                        ))
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
 /// `[code]`.
 #[derive(Debug, Clone, Copy)]
 pub struct CodePolicy {
@@ -132,6 +162,10 @@ impl Settings {
             },
             ask_name: config.signup.ask_name,
             metrics_listen: metrics_listen(&config.metrics.listen)?,
+            proxies: match config.server.trust_proxy_headers {
+                true => Some(TrustedProxies::parse(&config.server.trusted_proxies)?),
+                false => None,
+            },
         })
     }
 }

@@ -96,7 +96,7 @@ pub async fn start(
         email: &form.email,
         ..Carry::with_next(&state, form.next.as_deref())
     };
-    let ip = client_ip(req, state.config.server.trust_proxy_headers);
+    let ip = client_ip(req, &state);
     let binding = cookies::ensure_login_binding(jar, &state);
     // The email goes out in the language of the page that asked for it.
     Ok(
@@ -183,7 +183,7 @@ pub async fn resend(
     let lang = *lang.0;
     let form: ResendForm = read_form(&state, lang, body).await?;
     let carry = Carry::with_next(&state, form.next.as_deref());
-    let ip = client_ip(req, state.config.server.trust_proxy_headers);
+    let ip = client_ip(req, &state);
     let browser = cookies::login_binding_hash(jar, &state);
     Ok(
         match login::resend(&state.signin, &form.challenge, browser, ip, lang).await {

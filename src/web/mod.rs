@@ -10,6 +10,7 @@ use maud::Markup;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Request, Response};
 
+use crate::config::TrustedProxies;
 use crate::domain::SessionToken;
 use crate::i18n::Language;
 use crate::login::Device;
@@ -86,25 +87,121 @@ pub fn bearer_token(req: &Request) -> Option<String> {
         .map(|(_, token)| token.trim().to_owned())
 }
 
-/// The client's address for rate limits and siteverify. `X-Forwarded-For` counts
-/// only when the operator says a proxy sets it; its last entry is the one that
-/// proxy added, the others came from the client and can be forged.
-pub fn client_ip(req: &Request, trust_proxy_headers: bool) -> IpAddr {
+/// The client's address for rate limits and siteverify: the peer, or with
+/// `server.trust_proxy_headers` what [`client_address`] reads from
+/// `X-Forwarded-For`.
+pub fn client_ip(req: &Request, state: &AppState) -> IpAddr {
     let peer = req
         .remote_addr()
         .as_socket_addr()
         .map(|addr| addr.ip().to_canonical())
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    if !trust_proxy_headers {
+    let Some(proxies) = &state.settings.proxies else {
         return peer;
-    }
-    req.headers()
+    };
+    let hops: Vec<&str> = req
+        .headers()
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|item| item.trim().parse::<IpAddr>().ok())
-        .next_back()
-        .map(|ip| ip.to_canonical())
-        .unwrap_or(peer)
+        .collect();
+    client_address(peer, &hops, proxies)
+}
+
+/// The chain of hops, client first, is the `X-Forwarded-For` entries and then the
+/// peer. It is read from the right: each hop in `trusted` is a proxy that says who
+/// sent it the request, so the walk goes on left; the first hop that is not a proxy
+/// is the client. Whatever stands further left was written by the client and is
+/// never believed. An entry may carry a port; one that is not an address
+/// (`unknown`) ends the walk at the hop that wrote it.
+pub fn client_address(peer: IpAddr, forwarded: &[&str], trusted: &TrustedProxies) -> IpAddr {
+    let mut client = peer.to_canonical();
+    for entry in forwarded.iter().rev() {
+        if !trusted.contains(client) {
+            break;
+        }
+        match hop_address(entry.trim()) {
+            Some(ip) => client = ip.to_canonical(),
+            None => break,
+        }
+    }
+    client
+}
+
+/// `203.0.113.8`, `203.0.113.8:51234`, `2001:db8::1`, `[2001:db8::1]:443`.
+fn hop_address(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| entry.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_the_first_hop_from_the_right_that_is_not_a_proxy() {
+        let trusted = TrustedProxies::parse(&["127.0.0.0/8".into(), "10.0.0.0/8".into()]).unwrap();
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        let stranger: IpAddr = "198.51.100.9".parse().unwrap();
+        let cases: &[(&str, IpAddr, &[&str], &str)] = &[
+            ("no header", loopback, &[], "127.0.0.1"),
+            ("one hop", loopback, &["203.0.113.8"], "203.0.113.8"),
+            (
+                "a forged entry left of the real one",
+                loopback,
+                &["1.2.3.4", "203.0.113.8"],
+                "203.0.113.8",
+            ),
+            (
+                "two proxies",
+                loopback,
+                &["203.0.113.8", "10.1.2.3"],
+                "203.0.113.8",
+            ),
+            (
+                "a port",
+                loopback,
+                &["6.6.6.6", "203.0.113.8:51234"],
+                "203.0.113.8",
+            ),
+            (
+                "an IPv6 hop with a port",
+                loopback,
+                &["6.6.6.6", "[2001:db8::1]:443"],
+                "2001:db8::1",
+            ),
+            (
+                "unknown ends the walk at the proxy that wrote it",
+                loopback,
+                &["6.6.6.6", "unknown"],
+                "127.0.0.1",
+            ),
+            (
+                "unknown behind a second proxy",
+                loopback,
+                &["6.6.6.6", "unknown", "10.0.0.5"],
+                "10.0.0.5",
+            ),
+            (
+                "a peer that is no proxy is the client",
+                stranger,
+                &["6.6.6.6"],
+                "198.51.100.9",
+            ),
+            (
+                "only proxies: the leftmost",
+                loopback,
+                &["10.0.0.7", "10.0.0.5"],
+                "10.0.0.7",
+            ),
+        ];
+        for (name, peer, hops, expected) in cases {
+            let got = client_address(*peer, hops, &trusted);
+            assert_eq!(got.to_string(), *expected, "case: {name}");
+        }
+    }
 }

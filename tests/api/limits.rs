@@ -296,3 +296,48 @@ async fn default_limits_match_the_documented_defaults() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+/// A proxy that writes a port, or `unknown`, used to make doorcode fall back to
+/// what the client wrote further left: every request then came from a new address
+/// and passed the client limit, and the forged address went to siteverify.
+#[tokio::test]
+async fn forged_forwarded_entries_never_become_the_client() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit.ip_per_hour = NonZeroU32::new(3).unwrap();
+        c.server.trust_proxy_headers = true;
+    })
+    .await;
+    for (proxy_wrote, client) in [
+        ("203.0.113.8:51234", "203.0.113.8"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("unknown", "127.0.0.1"),
+    ] {
+        let mut statuses = Vec::new();
+        for n in 0..5 {
+            let forged = format!("192.0.2.{n}");
+            let status = browser()
+                .post(app.url("/login"))
+                .header("x-forwarded-for", format!("{forged}, {proxy_wrote}"))
+                .form(&[
+                    ("email", format!("person{n}@example.com").as_str()),
+                    ("cf-turnstile-response", "XXXX.DUMMY.TOKEN.XXXX"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status();
+            statuses.push(status);
+        }
+        assert_eq!(
+            statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+            3,
+            "{proxy_wrote}: {statuses:?}"
+        );
+        let seen = app.siteverify.requests();
+        assert_eq!(
+            seen.last().and_then(|r| r.remoteip.as_deref()),
+            Some(client),
+            "{proxy_wrote}: siteverify gets the real client"
+        );
+    }
+}
