@@ -6,6 +6,7 @@
 
 mod load;
 mod settings;
+mod smtp;
 mod types;
 
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ pub use load::{ConfigError, load_config, secrets_in_file};
 pub use settings::{
     CodePolicy, SecretSource, Settings, SmtpTarget, TrustedProxies, TurnstileKeys, parse_from,
 };
+pub use smtp::{Security, Target};
 pub use types::{BaseUrl, Secret};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

@@ -12,6 +12,7 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::AsyncSmtpTransport;
 
 use super::load::ConfigError;
+use super::smtp::Target;
 use super::{AskName, Config, Secret};
 use crate::domain::ServerSecret;
 use crate::i18n::Language;
@@ -60,6 +61,14 @@ impl SmtpTarget {
             .map_err(|e| {
                 format!("not a usable SMTP URL ({e}); e.g. smtp://user:pass@host:587?tls=required")
             })?;
+        let target = Target::parse(url)?;
+        if target.credentials_may_go_in_clear() {
+            return Err(format!(
+                "the password would go to {} unencrypted whenever the connection is not \
+                 encrypted; add ?tls=required (STARTTLS) or use smtps://",
+                target.address()
+            ));
+        }
         Ok(Self(Secret::new(url)))
     }
 

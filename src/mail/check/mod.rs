@@ -3,7 +3,6 @@
 //! step fails and what the server said. Used by `doorcode check`.
 
 mod reply;
-mod target;
 
 use std::future::Future;
 use std::time::Duration;
@@ -13,9 +12,9 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::Extension;
 use tokio::net::TcpStream;
 
+use crate::config::{Security, Target};
 pub use reply::describe_smtp_error;
 use reply::{offered, offers, read_greeting, reply};
-use target::{Security, Target};
 
 /// Each step gets this long before it counts as failed.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);

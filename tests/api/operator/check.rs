@@ -247,3 +247,29 @@ async fn check_fails_when_others_can_read_a_file_holding_a_secret() {
     let ran = doorcode(dir.path(), &env, &["check"]).await;
     assert!(line(&ran, "files").contains(" ok "), "{}", ran.stdout);
 }
+
+/// A relay that offers no STARTTLS (or an attacker who strips the offer) used to
+/// get the password in clear text with `tls=opportunistic` or a plain `smtp://`
+/// URL. Such a URL to another machine is now refused, naming the fix; on this
+/// machine the password never crosses a network.
+#[tokio::test]
+async fn a_password_that_could_travel_unencrypted_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in [
+        "smtp://mailer:s3cret@mail.example.com:587?tls=opportunistic",
+        "smtp://mailer:s3cret@mail.example.com:25",
+    ] {
+        let ran = doorcode(dir.path(), &[("DOORCODE_EMAIL_SMTP_URL", url)], &["check"]).await;
+        assert_eq!(ran.code, Some(2), "{url}: {}{}", ran.stdout, ran.stderr);
+        assert!(
+            ran.stderr.contains("email.smtp_url")
+                && ran.stderr.contains("unencrypted")
+                && ran.stderr.contains("tls=required"),
+            "{url}: {}",
+            ran.stderr
+        );
+        assert!(!ran.stderr.contains("s3cret"), "the password was printed");
+        let served = doorcode(dir.path(), &[("DOORCODE_EMAIL_SMTP_URL", url)], &["serve"]).await;
+        assert_eq!(served.code, Some(2), "the service does not start either");
+    }
+}

@@ -1,9 +1,10 @@
-//! Reading an SMTP URL the way lettre's `AsyncSmtpTransport::from_url` reads it.
+//! Reading an SMTP URL the way lettre's `AsyncSmtpTransport::from_url` reads it,
+//! and the rule that a password never goes to a relay unencrypted.
 
 use lettre::transport::smtp::extension::ClientId;
 
 /// What an SMTP URL asks for.
-pub(super) struct Target {
+pub struct Target {
     pub host: String,
     pub port: u16,
     pub security: Security,
@@ -12,7 +13,7 @@ pub(super) struct Target {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Security {
+pub enum Security {
     Plain,
     StartTls {
         required: bool,
@@ -22,6 +23,23 @@ pub(super) enum Security {
 }
 
 impl Target {
+    /// Whether a user name and password could travel in clear text: the URL
+    /// carries them, the connection is not sure to be encrypted (`smtp://`
+    /// without `tls=required`; with `tls=opportunistic` a STARTTLS-stripping
+    /// attacker just hides the offer), and the relay is not on this machine.
+    pub fn credentials_may_go_in_clear(&self) -> bool {
+        let encrypted = matches!(
+            self.security,
+            Security::Wrapper | Security::StartTls { required: true }
+        );
+        let local = self.host.eq_ignore_ascii_case("localhost")
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        self.credentials.is_some() && !encrypted && !local
+    }
+
     /// `host:port`, without the user name and password.
     pub fn address(&self) -> String {
         if self.host.contains(':') {
@@ -101,6 +119,24 @@ fn percent_decode(raw: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_goes_only_over_tls_or_to_this_machine() {
+        let cases = [
+            ("smtp://u:p@mail.example.com", true),
+            ("smtp://u:p@mail.example.com?tls=opportunistic", true),
+            ("smtp://u:p@mail.example.com?tls=required", false),
+            ("smtps://u:p@mail.example.com", false),
+            ("smtp://u:p@127.0.0.1:2525", false),
+            ("smtp://u:p@[::1]:2525?tls=opportunistic", false),
+            ("smtp://u:p@localhost:25", false),
+            ("smtp://mail.example.com", false),
+        ];
+        for (url, clear) in cases {
+            let target = Target::parse(url).ok().unwrap();
+            assert_eq!(target.credentials_may_go_in_clear(), clear, "{url}");
+        }
+    }
 
     #[test]
     fn urls_are_read_as_lettre_reads_them() {
