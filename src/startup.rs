@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::{EndpointExt, Server, endpoint::BoxEndpoint};
+use poem::{EndpointExt, endpoint::BoxEndpoint};
 use tokio::sync::watch;
 
+use crate::app::server;
 use crate::clock::Clock;
 use crate::config::{Config, SecretSource, Settings};
 use crate::domain::{ServerSecret, open_to_others};
@@ -30,7 +30,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Application {
     port: u16,
-    acceptor: TcpAcceptor,
+    listener: tokio::net::TcpListener,
     endpoint: BoxEndpoint<'static>,
     /// `metrics.listen`'s socket, when set.
     metrics: Option<Listening>,
@@ -40,20 +40,18 @@ pub struct Application {
 /// A bound socket and its port.
 struct Listening {
     port: u16,
-    acceptor: TcpAcceptor,
+    listener: tokio::net::TcpListener,
 }
 
 async fn bind(addr: std::net::SocketAddr, key: &str) -> anyhow::Result<Listening> {
-    let acceptor = TcpListener::bind(addr)
-        .into_acceptor()
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} ({key})"))?;
-    let port = acceptor
+    let port = listener
         .local_addr()
-        .first()
-        .and_then(|addr| addr.as_socket_addr().map(|a| a.port()))
-        .context("the listener has no address")?;
-    Ok(Listening { port, acceptor })
+        .context("the listener has no address")?
+        .port();
+    Ok(Listening { port, listener })
 }
 
 impl Application {
@@ -109,7 +107,7 @@ impl Application {
             metrics.clone(),
         );
 
-        let Listening { port, acceptor } = bind(config.server.listen, "server.listen").await?;
+        let Listening { port, listener } = bind(config.server.listen, "server.listen").await?;
         let metrics_listener = match settings.metrics_listen {
             Some(addr) => Some(bind(addr, "metrics.listen").await?),
             None => None,
@@ -143,7 +141,7 @@ impl Application {
         let endpoint = crate::app::app(state.clone()).map_to_response().boxed();
         Ok(Self {
             port,
-            acceptor,
+            listener,
             endpoint,
             metrics: metrics_listener,
             state,
@@ -176,43 +174,53 @@ impl Application {
             base_url = %self.state.config.server.base_url.origin(),
             "doorcode is listening"
         );
+        let max_connections = server::connection_limit();
+        tracing::info!(
+            max_connections,
+            "connections beyond this many wait for room"
+        );
         let metrics = self.metrics.map(|listening| {
             tracing::info!(
                 port = listening.port,
                 "metrics are served on their own listener"
             );
-            let mut stopped = shutdown_tx.subscribe();
-            let app = crate::app::metrics_app(self.state.clone());
-            tokio::spawn(
-                Server::new_with_acceptor(listening.acceptor).run_with_graceful_shutdown(
-                    app,
-                    async move {
-                        let _ = stopped.wait_for(|stop| *stop).await;
-                    },
-                    Some(SHUTDOWN_GRACE),
-                ),
-            )
+            let app = crate::app::metrics_app(self.state.clone())
+                .map_to_response()
+                .boxed();
+            tokio::spawn(server::serve(
+                listening.listener,
+                app,
+                16,
+                shutdown_tx.subscribe(),
+                SHUTDOWN_GRACE,
+            ))
         });
-        let signal = async move {
-            stop.await;
-            let _ = shutdown_tx.send(true);
-        };
-        let served = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.endpoint, signal, Some(SHUTDOWN_GRACE))
-            .await;
+        let served = server::serve(
+            self.listener,
+            self.endpoint,
+            max_connections,
+            shutdown_tx.subscribe(),
+            SHUTDOWN_GRACE,
+        );
+        tokio::pin!(served);
+        tokio::select! {
+            () = &mut served => {}
+            () = stop => {
+                let _ = shutdown_tx.send(true);
+                served.await;
+            }
+        }
         if tokio::time::timeout(WORKER_GRACE, worker).await.is_err() {
             tracing::warn!("the mail worker did not finish in time; its message stays queued");
         }
         pruner.abort();
-        if let Some(metrics) = metrics {
-            match metrics.await {
-                Ok(Err(e)) => tracing::error!(error = %e, "the metrics listener failed"),
-                Err(e) => tracing::error!(error = %e, "the metrics listener panicked"),
-                Ok(Ok(())) => {}
-            }
+        if let Some(metrics) = metrics
+            && let Err(e) = metrics.await
+        {
+            tracing::error!(error = %e, "the metrics listener panicked");
         }
         tracing::info!("doorcode stopped");
-        served.context("the HTTP server failed")
+        Ok(())
     }
 }
 

@@ -2,6 +2,7 @@
 //! state-changing methods, and the body size cap.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use poem::http::{Method, StatusCode, header};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
@@ -14,6 +15,8 @@ use crate::web::{language_of, page};
 
 /// Forms here are a few fields; anything larger is refused before it is read.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// A request body must have arrived this long after its head.
+pub const BODY_WITHIN: Duration = Duration::from_secs(10);
 
 pub async fn guard<E: Endpoint>(
     ep: Arc<E>,
@@ -48,14 +51,16 @@ pub async fn guard<E: Endpoint>(
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Ok(too_large(&state, lang, api));
     }
-    // Bodies without a length (chunked) are read up to the cap and no further.
+    // Bodies without a length (chunked) are read up to the cap and no further, and
+    // a body trickled in a byte at a time does not hold a connection for long.
     let body = req.take_body();
-    match body.into_bytes_limit(MAX_BODY_BYTES).await {
-        Ok(bytes) => req.set_body(Body::from(bytes)),
-        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+    match tokio::time::timeout(BODY_WITHIN, body.into_bytes_limit(MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => req.set_body(Body::from(bytes)),
+        Ok(Err(poem::error::ReadBodyError::PayloadTooLarge)) => {
             return Ok(too_large(&state, lang, api));
         }
-        Err(e) => return Ok(poem::Error::from(e).into_response()),
+        Ok(Err(e)) => return Ok(poem::Error::from(e).into_response()),
+        Err(_) => return Ok(too_slow(&state, lang, api)),
     }
     ep.call(req).await.map(IntoResponse::into_response)
 }
@@ -82,6 +87,31 @@ fn same_origin(req: &Request, expected: &str) -> bool {
             .is_some_and(|url| url.origin().ascii_serialization() == expected);
     }
     true
+}
+
+fn too_slow(state: &AppState, lang: Language, api: bool) -> Response {
+    tracing::info!("a request body did not arrive in time (408)");
+    let response = if api {
+        crate::api::error_response(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The request body did not arrive within 10 seconds.",
+        )
+    } else {
+        refusal(
+            state,
+            lang,
+            StatusCode::REQUEST_TIMEOUT,
+            lang.text("status.too_slow.title"),
+            lang.text("status.too_slow.message"),
+        )
+    };
+    let mut response = response;
+    response.headers_mut().insert(
+        header::CONNECTION,
+        poem::http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 fn too_large(state: &AppState, lang: Language, api: bool) -> Response {

@@ -7,6 +7,7 @@ mod guard;
 mod hot;
 mod language;
 mod observe;
+pub mod server;
 
 use std::sync::Arc;
 

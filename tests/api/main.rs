@@ -4,6 +4,7 @@ mod browser;
 mod captcha;
 mod cli;
 mod codes;
+mod connections;
 mod database;
 mod faults;
 mod files;
