@@ -245,13 +245,20 @@ impl Paced {
         if self.state.load(Ordering::Acquire) != HEAD {
             return;
         }
-        let mut window = self.tail.to_vec();
-        window.extend_from_slice(&bytes[..bytes.len().min(64 * 1024)]);
-        if window.windows(4).any(|w| w == b"\r\n\r\n") {
+        // The end of the head may straddle two reads: look across the seam, then
+        // within this read.
+        let seam = bytes.len().min(3);
+        let mut across = [0u8; 6];
+        across[..3].copy_from_slice(&self.tail);
+        across[3..3 + seam].copy_from_slice(&bytes[..seam]);
+        let ended = across[..3 + seam].windows(4).any(|w| w == b"\r\n\r\n")
+            || bytes.windows(4).any(|w| w == b"\r\n\r\n");
+        if ended {
             self.enter(BUSY);
         } else {
-            let n = window.len();
-            self.tail.copy_from_slice(&window[n.saturating_sub(3)..]);
+            for &byte in &bytes[bytes.len().saturating_sub(3)..] {
+                self.tail = [self.tail[1], self.tail[2], byte];
+            }
         }
     }
 }
@@ -266,8 +273,7 @@ impl AsyncRead for Paced {
         let before = buf.filled().len();
         match Pin::new(&mut this.io).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                let read = buf.filled()[before..].to_vec();
-                this.saw(&read);
+                this.saw(&buf.filled()[before..]);
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
@@ -314,5 +320,29 @@ impl AsyncWrite for Paced {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The end of a head is found however the bytes are split across reads.
+    #[tokio::test]
+    async fn a_head_ends_at_its_blank_line_across_any_split() {
+        let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        for split in 1..head.len() {
+            let (a, b) = head.split_at(split);
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let client = TcpStream::connect(listener.local_addr().unwrap());
+            let (client, accepted) = tokio::join!(client, listener.accept());
+            let _client = client.unwrap();
+            let state = Arc::new(AtomicU8::new(IDLE));
+            let mut paced = Paced::new(accepted.unwrap().0, state.clone());
+            paced.saw(a);
+            assert_eq!(state.load(Ordering::Acquire), HEAD, "split at {split}");
+            paced.saw(b);
+            assert_eq!(state.load(Ordering::Acquire), BUSY, "split at {split}");
+        }
     }
 }
