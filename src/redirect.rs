@@ -21,11 +21,10 @@ pub fn safe_next(raw: &str, base: &BaseUrl, allowed_hosts: &[String]) -> Option<
         return None;
     }
     let url = if raw.starts_with('/') {
-        // A path on this site; `//host` would be another site.
-        if raw.starts_with("//") {
-            return None;
-        }
-        Url::parse(base.origin()).ok()?.join(raw).ok()?
+        // A path on this site. `//host/…` would be another site to a browser, so the
+        // leading slashes collapse into one: `//dashboard` is `/dashboard` here.
+        let path = format!("/{}", raw.trim_start_matches('/'));
+        Url::parse(base.origin()).ok()?.join(&path).ok()?
     } else {
         Url::parse(raw).ok()?
     };
@@ -37,9 +36,17 @@ pub fn safe_next(raw: &str, base: &BaseUrl, allowed_hosts: &[String]) -> Option<
     }
     let same_origin = url.origin().ascii_serialization() == base.origin();
     let host = url.host_str()?;
+    let port = url.port_or_known_default();
+    // `app.example.com` allows any port of that host; `app.example.com:8443` that
+    // port only.
     let listed = allowed_hosts
         .iter()
-        .any(|allowed| allowed.eq_ignore_ascii_case(host));
+        .any(|allowed| match allowed.rsplit_once(':') {
+            Some((name, wanted)) => {
+                name.eq_ignore_ascii_case(host) && wanted.parse::<u16>().ok() == port
+            }
+            None => allowed.eq_ignore_ascii_case(host),
+        });
     // An allowed host still has to match the site's https-ness: no downgrade to http.
     let scheme_ok = !base.is_https() || url.scheme() == "https";
     (same_origin || (listed && scheme_ok)).then(|| url.to_string())
@@ -75,8 +82,15 @@ mod tests {
             ("http://app.example.com/", None),
             ("http://login.example.com/", None),
             ("https://evil.example/", None),
-            ("//evil.example/", None),
-            ("///evil.example/", None),
+            // Collapsed to a path of this site, never another host.
+            (
+                "//evil.example/",
+                Some("https://login.example.com/evil.example/"),
+            ),
+            (
+                "///evil.example/",
+                Some("https://login.example.com/evil.example/"),
+            ),
             ("/\\evil.example", None),
             ("\\\\evil.example", None),
             ("https:evil.example", None),
@@ -102,6 +116,29 @@ mod tests {
         }
         let long = format!("/{}", "a".repeat(MAX_LEN));
         assert_eq!(safe_next(&long, &base, &allowed), None);
+    }
+
+    #[test]
+    fn a_listed_host_with_a_port_allows_that_port_only() {
+        let base = BaseUrl::parse("https://login.example.com").unwrap();
+        let allowed = vec![
+            "app.example.com:8443".to_string(),
+            "wiki.example.com".into(),
+        ];
+        let cases = [
+            ("https://app.example.com:8443/", true),
+            ("https://app.example.com/", false),
+            ("https://app.example.com:9443/", false),
+            ("https://wiki.example.com:9443/", true),
+            ("https://wiki.example.com/", true),
+        ];
+        for (raw, allowed_to) in cases {
+            assert_eq!(
+                safe_next(raw, &base, &allowed).is_some(),
+                allowed_to,
+                "{raw}"
+            );
+        }
     }
 
     #[test]

@@ -41,7 +41,11 @@ pub(super) async fn check(config: &Config, source: &ConfigSource) -> Result<(), 
             }
         }
     }
-    report.line("turnstile", turnstile(settings.turnstile.as_ref()).await);
+    let sends_mail = settings.smtp.is_some();
+    report.line(
+        "turnstile",
+        turnstile(settings.turnstile.as_ref(), sends_mail).await,
+    );
     report.line("database", database(config).await);
     let exposed = super::exposed_secret_files(config, source);
     let files = if exposed.is_empty() {
@@ -90,8 +94,16 @@ impl Report {
     }
 }
 
-async fn turnstile(keys: Option<&TurnstileKeys>) -> Outcome {
+async fn turnstile(keys: Option<&TurnstileKeys>, sends_mail: bool) -> Outcome {
     let Some(keys) = keys else {
+        // Real mail with no bot check: anyone can make doorcode mail any address.
+        if sends_mail {
+            return Outcome::Failed(
+                "CAPTCHA is off while real mail goes out, so anyone can have codes mailed to \
+                 any address; set turnstile.site_key and turnstile.secret_key"
+                    .into(),
+            );
+        }
         return Outcome::Skipped(
             "CAPTCHA is off: turnstile.site_key and turnstile.secret_key are empty".into(),
         );

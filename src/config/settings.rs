@@ -281,14 +281,20 @@ fn check_server(config: &Config) -> Result<(), ConfigError> {
     }
     check_logo_url(&server.logo_url)
         .map_err(|e| ConfigError::new(format!("server.logo_url: {e}")))?;
-    for host in &server.allowed_redirect_hosts {
+    for entry in &server.allowed_redirect_hosts {
+        let (host, port) = match entry.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (entry.as_str(), None),
+        };
         let is_host = !host.is_empty()
             && host
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-        if !is_host {
+        let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+        if !is_host || !port_ok {
             return fail(format!(
-                "server.allowed_redirect_hosts: `{host}` is not a host name (e.g. app.example.com)"
+                "server.allowed_redirect_hosts: `{entry}` is not a host name, with a port or \
+                 without (e.g. app.example.com or app.example.com:8443)"
             ));
         }
     }

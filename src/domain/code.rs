@@ -1,7 +1,8 @@
 use std::fmt;
 
+use hmac::{Hmac, Mac};
 use rand::Rng;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
 
 use super::ServerSecret;
@@ -47,16 +48,18 @@ impl LoginCode {
         &self.0
     }
 
-    /// Keyed with the server secret and the sign-in's random id, so that a copy of the
-    /// database alone cannot be brute-forced back to live codes, and equal codes of
-    /// different sign-ins hash differently. The id has a fixed length, so the
-    /// concatenation is unambiguous.
+    /// HMAC-SHA-256 under a key derived from the server secret for this purpose
+    /// alone, over the sign-in's id (length-prefixed, so no two (id, code) pairs
+    /// read the same) and the code: a copy of the database alone cannot be
+    /// brute-forced back to live codes, and equal codes of different sign-ins hash
+    /// differently.
     pub fn hash(&self, secret: &ServerSecret, challenge_id: &str) -> CodeHash {
-        let mut hasher = Sha256::new();
-        hasher.update(secret.bytes());
-        hasher.update(challenge_id.as_bytes());
-        hasher.update(self.0.as_bytes());
-        CodeHash(hasher.finalize().into())
+        let key = secret.derive("login code hmac");
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes a key of any length");
+        mac.update(&(challenge_id.len() as u64).to_be_bytes());
+        mac.update(challenge_id.as_bytes());
+        mac.update(self.0.as_bytes());
+        CodeHash(mac.finalize().into_bytes().into())
     }
 }
 

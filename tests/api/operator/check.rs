@@ -273,3 +273,35 @@ async fn a_password_that_could_travel_unencrypted_is_refused() {
         assert_eq!(served.code, Some(2), "the service does not start either");
     }
 }
+
+/// Real mail going out with no bot check lets anyone have codes mailed to any
+/// address: `check` calls that a failure, not a skipped step.
+#[tokio::test]
+async fn check_fails_an_open_sender_with_mail_on_and_captcha_off() {
+    let smtp = TestSmtp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("doorcode.db").display().to_string();
+    let env = [
+        ("DOORCODE_DATABASE_PATH", db.as_str()),
+        ("DOORCODE_EMAIL_SMTP_URL", &smtp.url()),
+    ];
+    let ran = doorcode(dir.path(), &env, &["check"]).await;
+    assert_eq!(ran.code, Some(1), "{}{}", ran.stdout, ran.stderr);
+    let turnstile = line(&ran, "turnstile");
+    assert!(
+        turnstile.contains("FAILED") && turnstile.contains("turnstile.site_key"),
+        "{turnstile}"
+    );
+    // Dev mode (mail printed to the log) with CAPTCHA off is still fine.
+    let dev = doorcode(
+        dir.path(),
+        &[("DOORCODE_DATABASE_PATH", db.as_str())],
+        &["check"],
+    )
+    .await;
+    assert!(
+        line(&dev, "turnstile").contains(" skipped "),
+        "{}",
+        dev.stdout
+    );
+}
