@@ -183,6 +183,7 @@ pub fn name_key(error: &NameError) -> &'static str {
         NameError::FirstTooLong => "error.name.first_too_long",
         NameError::LastTooLong => "error.name.last_too_long",
         NameError::ControlCharacter => "error.name.control_character",
+        NameError::TooManyMarks => "error.name.too_many_marks",
     }
 }
 
@@ -264,6 +265,7 @@ mod tests {
             NameError::FirstTooLong,
             NameError::LastTooLong,
             NameError::ControlCharacter,
+            NameError::TooManyMarks,
         ] {
             assert_eq!(
                 en.lookup(name_key(&e)),

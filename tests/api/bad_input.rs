@@ -83,11 +83,17 @@ async fn bad_names_are_a_400_and_keep_the_code_usable() {
     let page = app.start_sign_in(&person, "named@example.com").await;
     let code = app.code_for("named@example.com").await;
     let long = "n".repeat(128);
+    let zalgo = format!("Ada{}", "\u{0336}".repeat(120));
     for (first, last, reason) in [
         (long.as_str(), "", "too long"),
         ("Ada", long.as_str(), "too long"),
         ("Ada\u{0}", "", "control"),
         ("Ada", "Love\nlace", "control"),
+        // What a probe got through to X-Doorcode-Name and the CLI's tables.
+        ("\u{202e}adA", "", "invisible"),
+        ("Ada", "Love\u{2028}lace", "invisible"),
+        ("\u{feff}Ada", "", "invisible"),
+        (zalgo.as_str(), "", "accents"),
     ] {
         let response = app.verify(&person, &page, &code, Some((first, last))).await;
         assert_eq!(
