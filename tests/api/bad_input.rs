@@ -22,6 +22,14 @@ async fn malformed_addresses_are_a_400_with_a_reason_and_send_nothing() {
         ("ada\0@example.com", "not allowed"),
         ("ada @example.com", "not allowed"),
         (&too_long, "too long"),
+        // What a probe got accepted: each used a rate-limit slot, and some could
+        // never be mailed.
+        ("a\u{202e}@example.com", "not allowed"),
+        ("admin@example.com\u{200b}", "not allowed"),
+        ("\"a\\\"b\"@example.com", "does not look like"),
+        ("a@[127.0.0.1]", "domain"),
+        ("a@127.0.0.1", "domain"),
+        ("a@exa_mple.com", "domain"),
     ];
     for (email, reason) in cases {
         let response = app.post_login(&browser(), email).await;
@@ -43,6 +51,26 @@ async fn malformed_addresses_are_a_400_with_a_reason_and_send_nothing() {
         app.siteverify.requests().is_empty(),
         "a bad address never costs a siteverify call"
     );
+}
+
+/// Look-alike spellings of one mailbox are one address, so one account.
+#[tokio::test]
+async fn quoted_and_full_width_spellings_reach_the_same_address() {
+    let app = spawn_app().await;
+    let first = browser();
+    let page = app
+        .start_sign_in(&first, "\"quoted\"@ｅｘａｍｐｌｅ.com")
+        .await;
+    // The code goes to the one mailbox, spelt plainly.
+    let code = app.code_for("quoted@example.com").await;
+    let done = app.verify(&first, &page, &code, Some(("Q", ""))).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let page = app.start_sign_in(&browser(), "quoted@example.com").await;
+    assert!(
+        !page.has_input("first_name"),
+        "the plain spelling has the same account"
+    );
+    assert_eq!(app.count_rows("users"), 1);
 }
 
 #[tokio::test]
