@@ -305,8 +305,7 @@ impl AsyncWrite for Paced {
             // The answer is going out: from now the connection waits for the next
             // request, and is idle as far as the limits go.
             this.answered = true;
-            this.state.store(IDLE, Ordering::Release);
-            this.deadline.as_mut().reset(Instant::now() + IDLE_FOR);
+            this.enter(IDLE);
             // hyper may have asked to read before the answer was ready and will not
             // ask again until the socket wakes it: the deadline must wake it too.
             let _ = this.deadline.as_mut().poll(cx);

@@ -47,7 +47,13 @@ pub(super) async fn check(config: &Config, source: &ConfigSource) -> Result<(), 
         turnstile(settings.turnstile.as_ref(), sends_mail).await,
     );
     report.line("database", database(config).await);
-    let exposed = super::exposed_secret_files(config, source);
+    let exposed: Vec<String> = [
+        super::exposed_secret_file(config),
+        super::exposed_config_file(source),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let files = if exposed.is_empty() {
         Outcome::Passed("no file holding a secret is open to other users".into())
     } else {

@@ -213,11 +213,8 @@ pub fn run(cli: Cli) -> ExitCode {
 async fn dispatch(command: Command, config: Config, source: ConfigSource) -> Result<(), CliError> {
     match command {
         Command::Serve => {
-            // The secret beside the database is checked when it is loaded.
-            for line in exposed_secret_files(&config, &source)
-                .into_iter()
-                .filter(|line| !line.contains("server secret"))
-            {
+            // The secret beside the database is checked where it is loaded.
+            if let Some(line) = exposed_config_file(&source) {
                 tracing::warn!("{line}");
             }
             serve::serve(config).await
@@ -261,31 +258,35 @@ fn parse_user(input: &str) -> Result<UserRef, CliError> {
         })
 }
 
-/// Files that hold secrets others may read, one line each with its fix: the
-/// server secret beside a SQLite database, and the config file when it holds a
-/// password or a secret key.
-pub(crate) fn exposed_secret_files(config: &Config, source: &ConfigSource) -> Vec<String> {
-    let mut exposed = Vec::new();
-    if config.security.secret_key.is_empty() {
-        let secret = config.database.path.with_file_name("secret.key");
-        if let Some(mode) = open_to_others(&secret) {
-            exposed.push(format!(
-                "{} holds the server secret and others may read it (mode {mode:o}); run chmod 600 on it",
-                secret.display()
-            ));
-        }
+/// The server secret beside a SQLite database, when others may read it: one line
+/// with its fix.
+pub(crate) fn exposed_secret_file(config: &Config) -> Option<String> {
+    if !config.security.secret_key.is_empty() {
+        return None;
     }
+    let secret = config.database.secret_file();
+    open_to_others(&secret).map(|mode| {
+        format!(
+            "{} holds the server secret and others may read it (mode {mode:o}); run chmod 600 on it",
+            secret.display()
+        )
+    })
+}
+
+/// The config file, when it holds a password or a secret key and others may read
+/// it: one line with its fix.
+pub(crate) fn exposed_config_file(source: &ConfigSource) -> Option<String> {
     let held = secrets_in_file(&source.path);
-    if !held.is_empty()
-        && let Some(mode) = open_to_others(&source.path)
-    {
-        exposed.push(format!(
+    if held.is_empty() {
+        return None;
+    }
+    open_to_others(&source.path).map(|mode| {
+        format!(
             "{} holds {} and others may read it (mode {mode:o}); run chmod 600 on it",
             source.path.display(),
             held.join(", ")
-        ));
-    }
-    exposed
+        )
+    })
 }
 
 /// The database the service uses. Refuses to create a SQLite file: a relative

@@ -83,6 +83,12 @@ pub struct DatabaseConfig {
 }
 
 impl DatabaseConfig {
+    /// Where the server secret is kept when `security.secret_key` is empty: beside
+    /// the SQLite database.
+    pub fn secret_file(&self) -> PathBuf {
+        self.path.with_file_name("secret.key")
+    }
+
     /// PostgreSQL when `url` is set, the SQLite file at `path` otherwise.
     pub fn target(&self) -> crate::storage::Database {
         if self.url.is_empty() {

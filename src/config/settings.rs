@@ -211,9 +211,7 @@ fn database(config: &Config) -> Result<Database, ConfigError> {
 
 fn secret(config: &Config) -> Result<SecretSource, ConfigError> {
     if config.security.secret_key.is_empty() {
-        return Ok(SecretSource::File(
-            config.database.path.with_file_name("secret.key"),
-        ));
+        return Ok(SecretSource::File(config.database.secret_file()));
     }
     ServerSecret::decode(config.security.secret_key.expose())
         .map(SecretSource::Key)
