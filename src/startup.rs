@@ -126,6 +126,7 @@ impl Application {
                 ask_name: settings.ask_name,
                 sessions: settings.sessions,
                 mail_host: config.server.base_url.host().to_owned(),
+                default_language: config.server.default_language(),
             },
         };
         let state = Arc::new(AppState {

@@ -1,5 +1,5 @@
 //! Languages: one catalogue of texts per language (`locales/<lang>.toml`, flat keys
-//! with `{placeholders}`) and its code email (`templates/email/<lang>/`), all
+//! with `{placeholders}`) and its emails (`templates/email/<lang>/`), all
 //! compiled in. `build.rs` finds them, so adding a language is adding files.
 //!
 //! English is the reference: every catalogue has exactly its keys and
@@ -18,8 +18,8 @@ use maud::{Markup, html};
 struct Builtin {
     code: &'static str,
     catalogue: &'static str,
-    email_text: &'static str,
-    email_html: &'static str,
+    /// The email templates: file name and source (`code.txt`, `code.html`, …).
+    emails: &'static [(&'static str, &'static str)],
 }
 
 include!(concat!(env!("OUT_DIR"), "/languages.rs"));
@@ -78,9 +78,10 @@ impl Language {
         self.0.builtin.code
     }
 
-    /// The built-in code email: plain text and HTML template sources.
-    pub(crate) fn email_sources(self) -> (&'static str, &'static str) {
-        (self.0.builtin.email_text, self.0.builtin.email_html)
+    /// The built-in email templates: file name and source. Every language has the
+    /// same kinds of email (`build.rs` makes sure).
+    pub(crate) fn email_sources(self) -> &'static [(&'static str, &'static str)] {
+        self.0.builtin.emails
     }
 
     /// The text for `key`, if this language or English has it.

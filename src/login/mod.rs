@@ -21,9 +21,9 @@ use crate::metrics::Metrics;
 use crate::rules::limits::client_network;
 use crate::rules::sessions::Lifetimes;
 use crate::storage::{
-    ChallengeInfo, CompleteOutcome, CompleteRequest, Limits, NewChallenge, NewMail, NewSession,
-    ResendOutcome, ResendRequest, SessionRecord, StartOutcome, Storage, VerifyOutcome,
-    VerifyRequest,
+    ChallengeInfo, CodeMail, CompleteOutcome, CompleteRequest, Limits, MailKind, NOTICE_TTL_SECS,
+    NewChallenge, NewMail, NewSession, ResendOutcome, ResendRequest, SessionRecord, StartOutcome,
+    Storage, VerifyOutcome, VerifyRequest,
 };
 use crate::turnstile::Turnstile;
 
@@ -48,6 +48,9 @@ pub struct Policy {
     pub sessions: Lifetimes,
     /// The public host, for Message-IDs.
     pub mail_host: String,
+    /// For mail that answers nobody's page, such as the notice that an address's
+    /// limits stopped a code (its owner's language is not known).
+    pub default_language: Language,
 }
 
 /// A successful check of a code.
@@ -112,7 +115,7 @@ pub async fn start(
     let expires_at = now + flow.policy.code.ttl_secs;
     let new = NewChallenge {
         code_hash: code.hash(&flow.secret, id.as_str()),
-        mail: MailParts::from(flow, language).new_mail(&email, &code, expires_at),
+        mail: MailParts::from(flow, language).code_mail(&email, &code, now, expires_at),
         id,
         email,
         browser_hash,
@@ -130,7 +133,11 @@ pub async fn start(
             tracing::info!(to = %info.email.masked(), "sign-in started; code queued");
             Ok(info)
         }
-        StartOutcome::Refused(refusal) => Err(LoginError::Limited(refusal, None)),
+        StartOutcome::Refused(refusal) => {
+            // The refusal may have queued a notice to the address's owner.
+            flow.mail.wake();
+            Err(LoginError::Limited(refusal, None))
+        }
     }
 }
 
@@ -283,7 +290,7 @@ pub async fn resend(
                 max_attempts: flow.policy.code.max_attempts,
                 now,
             },
-            move |to| mail_state.new_mail(to, &code, expires_at),
+            move |to| mail_state.code_mail(to, &code, now, expires_at),
         )
         .await?;
     match outcome {
@@ -293,7 +300,10 @@ pub async fn resend(
             Ok(info)
         }
         ResendOutcome::Closed(closed) => Err(LoginError::Closed(closed)),
-        ResendOutcome::Refused(refusal, info) => Err(LoginError::Limited(refusal, Some(info))),
+        ResendOutcome::Refused(refusal, info) => {
+            flow.mail.wake();
+            Err(LoginError::Limited(refusal, Some(info)))
+        }
     }
 }
 
@@ -354,6 +364,7 @@ struct MailParts {
     secret: ServerSecret,
     host: String,
     language: Language,
+    default_language: Language,
 }
 
 impl MailParts {
@@ -362,17 +373,41 @@ impl MailParts {
             secret: flow.secret.clone(),
             host: flow.policy.mail_host.clone(),
             language,
+            default_language: flow.policy.default_language,
         }
     }
 
-    fn new_mail(&self, to: &EmailAddress, code: &LoginCode, expires_at: i64) -> NewMail {
-        let message_id = format!("<{}@{}>", RandomId::generate().as_str(), self.host);
-        NewMail {
-            sealed_code: seal_code(&self.secret, &message_id, code),
-            recipient: to.clone(),
-            message_id,
-            expires_at,
-            language: self.language.code().to_owned(),
+    /// The code's message, and the notice that goes instead if the address's
+    /// limits refuse it (queued only when the rules say so).
+    fn code_mail(
+        &self,
+        to: &EmailAddress,
+        code: &LoginCode,
+        now: i64,
+        expires_at: i64,
+    ) -> CodeMail {
+        let code_id = self.message_id();
+        CodeMail {
+            code: NewMail {
+                kind: MailKind::Code,
+                sealed_code: seal_code(&self.secret, &code_id, code),
+                recipient: to.clone(),
+                message_id: code_id,
+                expires_at,
+                language: self.language.code().to_owned(),
+            },
+            limit_notice: NewMail {
+                kind: MailKind::LimitNotice,
+                sealed_code: Vec::new(),
+                recipient: to.clone(),
+                message_id: self.message_id(),
+                expires_at: now + NOTICE_TTL_SECS,
+                language: self.default_language.code().to_owned(),
+            },
         }
+    }
+
+    fn message_id(&self) -> String {
+        format!("<{}@{}>", RandomId::generate().as_str(), self.host)
     }
 }

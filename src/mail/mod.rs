@@ -16,7 +16,7 @@ use crate::config::SmtpTarget;
 
 pub use check::{Outcome, STEP_TIMEOUT, SmtpStep, check_smtp, describe_smtp_error};
 pub use seal::{open_code, seal_code};
-pub use templates::{EmailTemplates, RenderedEmail};
+pub use templates::{EmailTemplates, Letter, RenderedEmail};
 pub use worker::{MailQueue, MailSettings};
 
 /// How long one SMTP exchange may take before it counts as a transient failure.

@@ -9,12 +9,12 @@ use lettre::message::Mailbox;
 use rand::Rng;
 use tokio::sync::{Notify, watch};
 
-use super::{EmailTemplates, Mailer, SendError, build_message, open_code};
+use super::{EmailTemplates, Letter, Mailer, SendError, build_message, open_code};
 use crate::clock::Clock;
 use crate::domain::{ServerSecret, mask_addresses};
 use crate::i18n::Language;
 use crate::metrics::{MailFailure, Metrics};
-use crate::storage::{QueuedMail, Storage};
+use crate::storage::{MailKind, QueuedMail, Storage};
 
 /// Messages claimed at once. Small enough that a claimed batch is sent well within
 /// the claim's lease even when every send runs into the SMTP timeout (2 rounds of
@@ -126,11 +126,11 @@ impl Inner {
         let to = mail.recipient.masked();
         if mail.expires_at <= now {
             tracing::warn!(to = %to, message_id = %mail.message_id, attempts = mail.attempts,
-                "mail queue: the code expired before the message could be sent; dropped");
+                "mail queue: the message expired before it could be sent; dropped");
             self.metrics.mail_failed(MailFailure::Expired);
             return self.record(
                 self.storage
-                    .give_up_mail(mail.id, now, "code expired".into())
+                    .give_up_mail(mail.id, now, format!("{} expired", kind_name(&mail)))
                     .await,
             );
         }
@@ -146,8 +146,11 @@ impl Inner {
         };
         match self.mailer.send(message).await {
             Ok(()) => {
-                tracing::info!(to = %to, message_id = %mail.message_id, "mail queue: code email sent");
-                self.metrics.code_sent();
+                tracing::info!(to = %to, message_id = %mail.message_id, kind = kind_name(&mail),
+                    "mail queue: email sent");
+                if mail.kind == Some(MailKind::Code) {
+                    self.metrics.code_sent();
+                }
                 self.record(self.storage.mark_mail_sent(mail.id, self.clock.now()).await);
             }
             Err(SendError::Transient(reason)) => {
@@ -175,20 +178,34 @@ impl Inner {
     }
 
     fn compose(&self, mail: &QueuedMail) -> anyhow::Result<lettre::Message> {
-        let code =
-            open_code(&self.secret, &mail.message_id, &mail.sealed_code).ok_or_else(|| {
-                anyhow::anyhow!("the queued code cannot be opened (was the server secret changed?)")
-            })?;
         let s = &self.settings;
-        // The language of the page that asked for the code, stored with the message.
+        let kind = mail.kind.ok_or_else(|| {
+            anyhow::anyhow!("the queued message is of a kind this version does not know")
+        })?;
+        let opened;
+        let letter = match kind {
+            MailKind::Code => {
+                opened = open_code(&self.secret, &mail.message_id, &mail.sealed_code).ok_or_else(
+                    || {
+                        anyhow::anyhow!(
+                            "the queued code cannot be opened (was the server secret changed?)"
+                        )
+                    },
+                )?;
+                Letter::Code {
+                    code: opened.as_str(),
+                    minutes: s.code_minutes,
+                }
+            }
+            MailKind::LimitNotice => Letter::LimitNotice {
+                address: mail.recipient.as_str(),
+            },
+        };
+        // The language stored with the message: for a code, the page's that asked.
         let lang = Language::find(&mail.language).unwrap_or(s.default_language);
-        let rendered = self.templates.render(
-            lang,
-            code.as_str(),
-            &s.app_name,
-            &s.base_url,
-            s.code_minutes,
-        )?;
+        let rendered = self
+            .templates
+            .render(lang, &letter, &s.app_name, &s.base_url)?;
         build_message(&s.from, mail.recipient.as_str(), &mail.message_id, rendered)
     }
 
@@ -197,6 +214,10 @@ impl Inner {
             tracing::error!(error = %e, "mail queue: cannot record a delivery outcome");
         }
     }
+}
+
+fn kind_name(mail: &QueuedMail) -> &'static str {
+    mail.kind.map_or("unknown", MailKind::as_str)
 }
 
 /// 1, 2, 4, 8, 16, 16 … seconds, plus up to a quarter more at random so that many

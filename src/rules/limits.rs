@@ -18,6 +18,8 @@ pub enum EventKind {
     Ip,
     /// A wrong code typed for an address.
     Fail,
+    /// An address's owner told that its limits refused a code.
+    Notice,
 }
 
 impl EventKind {
@@ -28,6 +30,7 @@ impl EventKind {
             EventKind::SendFrom => "send_from",
             EventKind::Ip => "ip",
             EventKind::Fail => "fail",
+            EventKind::Notice => "notice",
         }
     }
 }
@@ -187,10 +190,56 @@ pub fn check_send(
     Ok(())
 }
 
+/// Whether the owner of an address is mailed about a refusal: only for a refusal
+/// that is about the address (its hourly counts, its failure budget: someone keeps
+/// asking for, or guessing, its codes), and at most once per window, so that the
+/// notice cannot itself become a flood. `last_notice` is when the address was last
+/// told.
+pub fn notify_owner(refusal: &Refusal, last_notice: Option<i64>, now: i64) -> bool {
+    let about_the_address = matches!(
+        refusal,
+        Refusal::EmailHourly { .. } | Refusal::FailureBudget { .. }
+    );
+    about_the_address && last_notice.is_none_or(|at| at + WINDOW_SECS <= now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_owner_hears_of_limits_on_their_address_once_per_window() {
+        let email = Refusal::EmailHourly { retry_after: 10 };
+        let failures = Refusal::FailureBudget { retry_after: 10 };
+        let cases: &[(&str, Refusal, Option<i64>, bool)] = &[
+            ("address limit, never told", email, None, true),
+            ("failure budget, never told", failures, None, true),
+            ("told a minute ago", email, Some(NOW - 60), false),
+            (
+                "told just under an hour ago",
+                failures,
+                Some(NOW - WINDOW_SECS + 1),
+                false,
+            ),
+            ("told an hour ago", email, Some(NOW - WINDOW_SECS), true),
+            (
+                "the client's own limit is not about the address",
+                Refusal::IpHourly { retry_after: 10 },
+                None,
+                false,
+            ),
+            (
+                "a resend too soon is not news",
+                Refusal::ResendTooSoon { retry_after: 10 },
+                None,
+                false,
+            ),
+        ];
+        for (name, refusal, last, expected) in cases {
+            assert_eq!(notify_owner(refusal, *last, NOW), *expected, "case: {name}");
+        }
+    }
 
     const NOW: i64 = 1_800_000_000;
 

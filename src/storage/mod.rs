@@ -21,10 +21,10 @@ use std::path::{Path, PathBuf};
 
 pub use postgres::{CopyReport, Postgres};
 pub use records::{
-    ChallengeInfo, CompleteOutcome, CompleteRequest, DatabaseOverview, DeletedUser,
-    MAIL_LEASE_SECS, NewChallenge, NewMail, NewSession, Pruned, QueuedMail, ResendOutcome,
-    ResendRequest, SessionOverview, SessionRecord, SessionSummary, StartOutcome, UserOverview,
-    UserRef, VerifyOutcome, VerifyRequest,
+    ChallengeInfo, CodeMail, CompleteOutcome, CompleteRequest, DatabaseOverview, DeletedUser,
+    MAIL_LEASE_SECS, MailKind, NOTICE_TTL_SECS, NewChallenge, NewMail, NewSession, Pruned,
+    QueuedMail, ResendOutcome, ResendRequest, SessionOverview, SessionRecord, SessionSummary,
+    StartOutcome, UserOverview, UserRef, VerifyOutcome, VerifyRequest,
 };
 pub use sqlite::Sqlite;
 
@@ -154,7 +154,7 @@ impl Storage {
     pub async fn resend_code(
         &self,
         req: ResendRequest,
-        mail_for: impl FnOnce(&EmailAddress) -> NewMail + Send + 'static,
+        mail_for: impl FnOnce(&EmailAddress) -> CodeMail + Send + 'static,
     ) -> Result<ResendOutcome, StorageError> {
         match self {
             Storage::Sqlite(db) => db.resend_code(req, mail_for).await,

@@ -25,7 +25,7 @@ pub struct NewChallenge {
     pub code_expires_at: i64,
     /// The client network that asked (`rules::limits::client_network`).
     pub ip: String,
-    pub mail: NewMail,
+    pub mail: CodeMail,
 }
 
 /// What the code page needs to show a sign-in.
@@ -147,20 +147,61 @@ pub struct SessionSummary {
 
 // The mail queue.
 
+/// How long a message that carries no code may wait to be sent (the relay may be
+/// down): after a day a notice is old news.
+pub const NOTICE_TTL_SECS: i64 = 24 * 3600;
+
+/// What a queued message says; each has its own template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    /// A sign-in code, sealed in the row.
+    Code,
+    /// To an address whose limits stopped a code: someone keeps asking for codes
+    /// for it. At most one per address and window; it carries no code.
+    LimitNotice,
+}
+
+impl MailKind {
+    pub const ALL: [MailKind; 2] = [MailKind::Code, MailKind::LimitNotice];
+
+    /// The `outbox.kind` value, and the stem of the template's file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::Code => "code",
+            MailKind::LimitNotice => "limit_notice",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == stored)
+    }
+}
+
 pub struct NewMail {
+    pub kind: MailKind,
     pub recipient: EmailAddress,
     pub message_id: String,
+    /// The sealed code; empty for a message that carries none.
     pub sealed_code: Vec<u8>,
-    /// The code's expiry: the message is never sent after it.
+    /// The message is never sent after this: a code's expiry, or
+    /// [`NOTICE_TTL_SECS`] after a notice was queued.
     pub expires_at: i64,
-    /// Language tag of the page that asked for the code (`en`, `de`); the email is
-    /// written in it.
+    /// Language tag (`en`, `de`) the email is written in: the page's that asked for
+    /// a code, the default one for a notice.
     pub language: String,
+}
+
+/// A code's message, and the notice sent instead when the address's limits refuse it.
+pub struct CodeMail {
+    pub code: NewMail,
+    pub limit_notice: NewMail,
 }
 
 #[derive(Debug, Clone)]
 pub struct QueuedMail {
     pub id: i64,
+    /// `None` for a kind this build does not know (written by a newer one).
+    pub kind: Option<MailKind>,
     pub recipient: EmailAddress,
     pub message_id: String,
     pub sealed_code: Vec<u8>,

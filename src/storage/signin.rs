@@ -7,7 +7,7 @@
 use anyhow::Context;
 
 use super::records::{
-    ChallengeInfo, CompleteOutcome, CompleteRequest, NewChallenge, NewMail, NewSession,
+    ChallengeInfo, CodeMail, CompleteOutcome, CompleteRequest, NewChallenge, NewMail, NewSession,
     ResendOutcome, ResendRequest, SessionRecord, StartOutcome, VerifyOutcome, VerifyRequest,
 };
 use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName, TokenHash};
@@ -127,7 +127,8 @@ fn describe(
 }
 
 /// Reads the facts a code send is decided on, asks the rule, and on yes records
-/// the send against the address and the client address.
+/// the send against the address and the client address. On no, queues the notice
+/// to the address's owner when the rule says they should hear of it.
 async fn check_send(
     tx: &impl SignInTx,
     limits: &Limits,
@@ -135,6 +136,7 @@ async fn check_send(
     ip: &str,
     now: i64,
     is_resend: bool,
+    limit_notice: &NewMail,
 ) -> anyhow::Result<Result<(), Refusal>> {
     tx.lock(LockScope::ClientIp, ip).await?;
     let email_from = limits::address_from(email, ip);
@@ -149,10 +151,19 @@ async fn check_send(
         },
     };
     let verdict = limits::check_send(limits, &facts, now, is_resend);
-    if verdict.is_ok() {
-        tx.record(EventKind::Ip, ip, now).await?;
-        tx.record(EventKind::SendFrom, &email_from, now).await?;
-        tx.record(EventKind::Send, email, now).await?;
+    match &verdict {
+        Ok(()) => {
+            tx.record(EventKind::Ip, ip, now).await?;
+            tx.record(EventKind::SendFrom, &email_from, now).await?;
+            tx.record(EventKind::Send, email, now).await?;
+        }
+        Err(refusal) => {
+            let last_notice = tx.newest(EventKind::Notice, email).await?;
+            if limits::notify_owner(refusal, last_notice, now) {
+                tx.enqueue(limit_notice, now).await?;
+                tx.record(EventKind::Notice, email, now).await?;
+            }
+        }
     }
     Ok(verdict)
 }
@@ -207,13 +218,17 @@ pub(super) async fn start(
     now: i64,
 ) -> anyhow::Result<StartOutcome> {
     tx.lock(LockScope::Address, new.email.as_str()).await?;
-    if let Err(refusal) = check_send(tx, limits, new.email.as_str(), &new.ip, now, false).await? {
+    let email = new.email.as_str();
+    let mail = &new.mail;
+    if let Err(refusal) =
+        check_send(tx, limits, email, &new.ip, now, false, &mail.limit_notice).await?
+    {
         return Ok(StartOutcome::Refused(refusal));
     }
     tx.insert_challenge(&new, now).await?;
     tx.insert_code(&new.id, &new.code_hash, new.code_expires_at)
         .await?;
-    tx.enqueue(&new.mail, now).await?;
+    tx.enqueue(&mail.code, now).await?;
     let has_account = tx.account_of(&new.email).await?.is_some();
     Ok(StartOutcome::Started(ChallengeInfo {
         has_account,
@@ -318,7 +333,7 @@ pub(super) async fn complete(
 pub(super) async fn resend(
     tx: &impl SignInTx,
     req: ResendRequest,
-    mail_for: impl FnOnce(&EmailAddress) -> NewMail,
+    mail_for: impl FnOnce(&EmailAddress) -> CodeMail,
 ) -> anyhow::Result<ResendOutcome> {
     let id = &req.challenge_id;
     let row = match open(tx, id, req.browser_hash.as_deref()).await? {
@@ -330,13 +345,24 @@ pub(super) async fn resend(
     }
     let info = info(tx, id, &row, req.max_attempts).await?;
     let email = row.email.as_str();
-    if let Err(refusal) = check_send(tx, &req.limits, email, &req.ip, req.now, true).await? {
+    let mail = mail_for(&row.email);
+    if let Err(refusal) = check_send(
+        tx,
+        &req.limits,
+        email,
+        &req.ip,
+        req.now,
+        true,
+        &mail.limit_notice,
+    )
+    .await?
+    {
         return Ok(ResendOutcome::Refused(refusal, info));
     }
     tx.insert_code(id, &req.code_hash, req.code_expires_at)
         .await?;
     tx.extend(id, req.code_expires_at).await?;
-    tx.enqueue(&mail_for(&row.email), req.now).await?;
+    tx.enqueue(&mail.code, req.now).await?;
     Ok(ResendOutcome::Resent(ChallengeInfo {
         expires_at: req.code_expires_at.max(info.expires_at),
         ..info

@@ -26,13 +26,24 @@ async fn an_address_gets_at_most_its_hourly_codes() {
     let wait = retry_after(&refused);
     assert!((3590..=3600).contains(&wait), "Retry-After {wait}");
     assert!(alerts(&refused.text().await.unwrap()).contains("Too many codes"));
-    for _ in 0..3 {
-        app.smtp.wait_for_mail_to("busy@example.com").await;
+    // Three codes, then one notice instead of the refused code.
+    let mut received = Vec::new();
+    for _ in 0..4 {
+        received.push(app.smtp.wait_for_mail_to("busy@example.com").await);
     }
+    let notices: Vec<_> = received
+        .iter()
+        .filter(|mail| mail.subject.starts_with("Someone keeps asking"))
+        .collect();
+    assert_eq!(notices.len(), 1, "{:?}", subjects(&received));
+    assert_eq!(app.smtp.count_to("busy@example.com"), 4);
+    // Refused again: the owner has been told already, and no code goes out.
+    let again = app.post_login(&browser(), "busy@example.com").await;
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
-        app.smtp.count_to("busy@example.com"),
-        3,
-        "the refused request sent nothing"
+        app.count_rows("outbox"),
+        4,
+        "nothing more is queued for the refused requests"
     );
 
     assert_eq!(
@@ -50,6 +61,100 @@ async fn an_address_gets_at_most_its_hourly_codes() {
         StatusCode::OK,
         "an hour later it works again"
     );
+}
+
+fn subjects(mail: &[crate::smtp::ReceivedMail]) -> Vec<&str> {
+    mail.iter().map(|m| m.subject.as_str()).collect()
+}
+
+/// When someone keeps asking for an address's codes, its owner hears of it: one
+/// notice per hour, in the service's default language, with no code in it, for
+/// either kind of limit on the address.
+#[tokio::test]
+async fn the_owner_is_told_once_an_hour_that_someone_keeps_asking_for_codes() {
+    let app = spawn_app_with(|c| {
+        c.server.default_language = "de".into();
+        c.rate_limit.email_per_hour = NonZeroU32::new(2).unwrap();
+        c.rate_limit.failures_per_email_per_hour = NonZeroU32::new(1).unwrap();
+    })
+    .await;
+    // Someone starts a sign-in for the address and guesses its code wrong: that
+    // spends the address's failure budget.
+    let attacker = browser();
+    let theirs = app.start_sign_in(&attacker, "watched@example.com").await;
+    let code = app.code_for("watched@example.com").await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert_eq!(
+        app.verify(&attacker, &theirs, wrong, None).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    // An English page asks again and is refused; the owner is told, in German.
+    let refused = browser()
+        .post(app.url("/login"))
+        .header("origin", BASE_URL)
+        .header("accept-language", "en")
+        .form(&[
+            ("email", "watched@example.com"),
+            ("cf-turnstile-response", "XXXX.DUMMY.TOKEN.XXXX"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let notice = app.smtp.wait_for_mail_to("watched@example.com").await;
+    assert!(
+        notice.subject.starts_with("Jemand fordert immer wieder"),
+        "in the default language, not the asking page's: {}",
+        notice.subject
+    );
+    assert!(
+        notice.text.contains("watched@example.com"),
+        "{}",
+        notice.text
+    );
+    assert!(notice.html.contains("<strong>watched@example.com</strong>"));
+    let has_six_digits = |text: &str| {
+        text.split(|c: char| !c.is_ascii_digit())
+            .any(|run| run.len() == 6)
+    };
+    assert!(!has_six_digits(&notice.text) && !has_six_digits(&notice.subject));
+    assert_eq!(app.count_rows("outbox"), 2, "a code and the notice");
+
+    // Refused again within the hour: nobody is told twice.
+    app.clock.advance(1800);
+    let again = app.post_login(&browser(), "watched@example.com").await;
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.count_rows("outbox"), 2, "told already this hour");
+
+    // An hour on, the budget is back; two codes, then the address's hourly count
+    // refuses the third, and that is news again.
+    app.clock.advance(1801);
+    for _ in 0..2 {
+        let response = app.post_login(&browser(), "watched@example.com").await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let hourly = app.post_login(&browser(), "watched@example.com").await;
+    assert_eq!(hourly.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.count_rows("outbox"), 5, "two codes and a second notice");
+    let mut later = Vec::new();
+    for _ in 0..3 {
+        later.push(app.smtp.wait_for_mail_to("watched@example.com").await);
+    }
+    let notices = later
+        .iter()
+        .filter(|mail| mail.subject.starts_with("Jemand"))
+        .count();
+    assert_eq!(notices, 1, "{:?}", subjects(&later));
+}
+
+/// A client's own hourly limit is about the client, so nobody is told.
+#[tokio::test]
+async fn a_clients_own_limit_sends_no_notice() {
+    let app = spawn_app_with(|c| c.rate_limit.ip_per_hour = NonZeroU32::new(1).unwrap()).await;
+    let _ = app.start_sign_in(&browser(), "a@example.com").await;
+    let refused = app.post_login(&browser(), "a@example.com").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.count_rows("outbox"), 1);
 }
 
 #[tokio::test]

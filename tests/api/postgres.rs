@@ -200,7 +200,19 @@ async fn the_per_address_limit_holds_across_instances() {
         (5, 7),
         "rate_limit.email_per_hour is 5"
     );
-    assert_eq!(cluster.database.query_i64("SELECT count(*) FROM outbox"), 5);
+    assert_eq!(
+        cluster
+            .database
+            .query_i64("SELECT count(*) FROM outbox WHERE kind = 'code'"),
+        5
+    );
+    assert_eq!(
+        cluster
+            .database
+            .query_i64("SELECT count(*) FROM outbox WHERE kind = 'limit_notice'"),
+        1,
+        "seven refusals on two instances tell the owner once"
+    );
 }
 
 /// Starts `count` sign-ins spread over `instances`; the addresses whose request

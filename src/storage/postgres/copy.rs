@@ -110,7 +110,7 @@ const TABLES: &[Table] = &[
     Table {
         name: "outbox",
         select: "SELECT recipient, message_id, sealed_code, created_at, expires_at, attempts, \
-                 next_attempt_at, language FROM outbox \
+                 next_attempt_at, language, kind FROM outbox \
                  WHERE sent_at IS NULL AND failed_at IS NULL AND expires_at > ?1 ORDER BY id",
         kinds: &[
             Kind::Text,
@@ -121,12 +121,13 @@ const TABLES: &[Table] = &[
             Kind::Int,
             Kind::Int,
             Kind::Text,
+            Kind::Text,
         ],
         insert: "INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, \
-                   attempts, next_attempt_at, language) \
+                   attempts, next_attempt_at, language, kind) \
                  SELECT n.* FROM unnest($1::TEXT[], $2::TEXT[], $3::BYTEA[], $4::BIGINT[], \
-                   $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[]) AS n (recipient, message_id, \
-                   sealed_code, created_at, expires_at, attempts, next_attempt_at, language) \
+                   $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[]) AS n (recipient, \
+                   message_id, sealed_code, created_at, expires_at, attempts, next_attempt_at, language, kind) \
                  WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = n.message_id)",
     },
 ];

@@ -27,6 +27,7 @@ use crate::rules::WINDOW_SECS;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_schema.sql"),
     include_str!("../../../migrations/postgres/0002_email_lookup.sql"),
+    include_str!("../../../migrations/postgres/0003_mail_kinds.sql"),
 ];
 
 /// Held while migrating, so that instances starting together migrate once.

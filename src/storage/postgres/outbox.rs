@@ -6,7 +6,7 @@ use deadpool_postgres::GenericClient;
 
 use super::{Postgres, StorageError};
 use crate::domain::EmailAddress;
-use crate::storage::records::{MAIL_LEASE_SECS, NewMail, QueuedMail};
+use crate::storage::records::{MAIL_LEASE_SECS, MailKind, NewMail, QueuedMail};
 
 pub(super) async fn insert(
     tx: &impl GenericClient,
@@ -14,8 +14,8 @@ pub(super) async fn insert(
     now: i64,
 ) -> anyhow::Result<()> {
     tx.execute(
-        "INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, next_attempt_at, language) \
-         VALUES ($1, $2, $3, $4, $5, $4, $6)",
+        "INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, next_attempt_at, language, kind) \
+         VALUES ($1, $2, $3, $4, $5, $4, $6, $7)",
         &[
             &mail.recipient.as_str(),
             &mail.message_id,
@@ -23,6 +23,7 @@ pub(super) async fn insert(
             &now,
             &mail.expires_at,
             &mail.language,
+            &mail.kind.as_str(),
         ],
     )
     .await?;
@@ -44,7 +45,7 @@ impl Postgres {
                        SELECT id FROM outbox \
                        WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
                        ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-                     RETURNING id, recipient, message_id, sealed_code, expires_at, attempts, language",
+                     RETURNING id, recipient, message_id, sealed_code, expires_at, attempts, language, kind",
                     &[&now, &i64::from(limit), &(now + MAIL_LEASE_SECS)],
                 )
                 .await?;
@@ -58,6 +59,7 @@ impl Postgres {
                     expires_at: row.get(4),
                     attempts: u32::try_from(row.get::<_, i64>(5)).unwrap_or(u32::MAX),
                     language: row.get(6),
+                    kind: MailKind::parse(row.get(7)),
                 })
                 .collect();
             batch.sort_by_key(|mail| mail.id);

@@ -9,7 +9,7 @@ use super::{Postgres, StorageError, sessions};
 use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName, TokenHash};
 use crate::rules::{Challenge, Closed, EventKind, Limits, Probe};
 use crate::storage::records::{
-    ChallengeInfo, CompleteOutcome, CompleteRequest, NewChallenge, NewMail, NewSession,
+    ChallengeInfo, CodeMail, CompleteOutcome, CompleteRequest, NewChallenge, NewMail, NewSession,
     ResendOutcome, ResendRequest, SessionRecord, StartOutcome, VerifyOutcome, VerifyRequest,
 };
 use crate::storage::signin::{self, LockScope, SignInTx};
@@ -320,7 +320,7 @@ impl Postgres {
     pub async fn resend_code(
         &self,
         req: ResendRequest,
-        mail_for: impl FnOnce(&EmailAddress) -> NewMail + Send + 'static,
+        mail_for: impl FnOnce(&EmailAddress) -> CodeMail + Send + 'static,
     ) -> Result<ResendOutcome, StorageError> {
         self.guard("resend a code", async {
             let mut client = self.client().await?;

@@ -24,6 +24,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0002_session_activity.sql"),
     include_str!("../../../migrations/0003_mail_language.sql"),
     include_str!("../../../migrations/0004_email_lookup.sql"),
+    include_str!("../../../migrations/0005_mail_kinds.sql"),
 ];
 
 /// The embedded backend: one SQLite file. Reads share a small pool; writes go

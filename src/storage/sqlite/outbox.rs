@@ -5,15 +5,15 @@ use r2d2_sqlite::rusqlite::{Connection, params};
 
 use super::{Sqlite, StorageError};
 use crate::domain::EmailAddress;
-use crate::storage::records::{MAIL_LEASE_SECS, NewMail, QueuedMail};
+use crate::storage::records::{MAIL_LEASE_SECS, MailKind, NewMail, QueuedMail};
 
 pub(super) fn insert(
     tx: &Connection,
     mail: &NewMail,
     now: i64,
 ) -> r2d2_sqlite::rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, next_attempt_at, language) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6)")?.execute(params![mail.recipient.as_str(), mail.message_id, mail.sealed_code, now, mail.expires_at, mail.language],
+    tx.prepare_cached("INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, next_attempt_at, language, kind) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7)")?.execute(params![mail.recipient.as_str(), mail.message_id, mail.sealed_code, now, mail.expires_at, mail.language, mail.kind.as_str()],
     )?;
     Ok(())
 }
@@ -29,7 +29,7 @@ impl Sqlite {
         self.write("claim mail from the queue", move |tx| {
             let batch: Vec<QueuedMail> = tx
                 .prepare_cached(
-                    "SELECT id, recipient, message_id, sealed_code, expires_at, attempts, language FROM outbox \
+                    "SELECT id, recipient, message_id, sealed_code, expires_at, attempts, language, kind FROM outbox \
                      WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1 \
                      ORDER BY next_attempt_at, id LIMIT ?2",
                 )?
@@ -42,6 +42,7 @@ impl Sqlite {
                         expires_at: row.get(4)?,
                         attempts: row.get(5)?,
                         language: row.get(6)?,
+                        kind: MailKind::parse(&row.get::<_, String>(7)?),
                     })
                 })?
                 .collect::<Result<_, _>>()?;
@@ -142,5 +143,10 @@ mod tests {
         let queued = storage.claim_due_mail(200, 10).await.unwrap();
         assert_eq!(queued.len(), 1);
         assert_eq!(queued[0].language, "en");
+        assert_eq!(
+            queued[0].kind,
+            Some(super::MailKind::Code),
+            "all were codes"
+        );
     }
 }

@@ -11,7 +11,7 @@ use super::{Sqlite, StorageError, sessions};
 use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName, TokenHash};
 use crate::rules::{Challenge, Closed, EventKind, Limits, Probe};
 use crate::storage::records::{
-    ChallengeInfo, CompleteOutcome, CompleteRequest, NewChallenge, NewMail, NewSession,
+    ChallengeInfo, CodeMail, CompleteOutcome, CompleteRequest, NewChallenge, NewMail, NewSession,
     ResendOutcome, ResendRequest, SessionRecord, StartOutcome, VerifyOutcome, VerifyRequest,
 };
 use crate::storage::signin::{self, LockScope, SignInTx};
@@ -276,7 +276,7 @@ impl Sqlite {
     pub async fn resend_code(
         &self,
         req: ResendRequest,
-        mail_for: impl FnOnce(&EmailAddress) -> NewMail + Send + 'static,
+        mail_for: impl FnOnce(&EmailAddress) -> CodeMail + Send + 'static,
     ) -> Result<ResendOutcome, StorageError> {
         self.write_any("resend a code", move |tx| {
             run_step(signin::resend(&Tx(tx), req, mail_for))
