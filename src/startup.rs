@@ -94,6 +94,7 @@ impl Application {
             app_name: config.server.app_name.clone(),
             base_url: config.server.base_url.origin().to_owned(),
             code_minutes: config.code.ttl_secs.get().div_ceil(60),
+            invite_days: config.signup.invite_ttl_secs.get().div_ceil(86_400),
             default_language: config.server.default_language(),
         };
         let metrics = Arc::new(Metrics::new());
@@ -125,6 +126,7 @@ impl Application {
                 limits: settings.limits,
                 ask_name: settings.ask_name,
                 sessions: settings.sessions,
+                signup: Arc::new(settings.signup.clone()),
                 mail_host: config.server.base_url.host().to_owned(),
                 default_language: config.server.default_language(),
             },

@@ -53,6 +53,9 @@ pub enum LoginFailure {
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
     /// `cross_origin`: a browser sent this from another site's page.
+    /// `signup_closed`: this address has no account and may not make one here
+    /// (`signup.mode`); answered by `login` when the service asks names with the
+    /// code, else by `login/verify` after the right code.
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
     /// `too_large`: the body is over 16 KiB.
@@ -96,6 +99,7 @@ impl From<LoginError> for LoginFailure {
         match (error.retry_after(), error.status()) {
             (Some(secs), _) => LoginFailure::TooManyRequests(body(code, message), secs.max(1)),
             (None, 503) => LoginFailure::Unavailable(body(code, message)),
+            (None, 403) => LoginFailure::Forbidden(body(code, message)),
             (None, _) => LoginFailure::BadRequest(body(code, message)),
         }
     }

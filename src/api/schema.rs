@@ -63,6 +63,8 @@ pub struct User {
     pub first_name: String,
     #[oai(nullable)]
     pub last_name: Option<String>,
+    /// The groups the person is in, sorted (`doorcode groups add`).
+    pub groups: Vec<String>,
 }
 
 impl From<&SessionRecord> for User {
@@ -72,6 +74,11 @@ impl From<&SessionRecord> for User {
             email: record.email.as_str().to_owned(),
             first_name: record.first_name.clone(),
             last_name: record.last_name.clone(),
+            groups: record
+                .groups
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .collect(),
         }
     }
 }
@@ -160,7 +167,7 @@ mod tests {
     use poem_openapi::types::ToJSON;
 
     use super::*;
-    use crate::domain::{EmailAddress, PublicSessionId};
+    use crate::domain::{EmailAddress, GroupName, PublicSessionId};
 
     fn record(last_name: Option<&str>, created_at: i64) -> SessionRecord {
         SessionRecord {
@@ -172,6 +179,10 @@ mod tests {
             created_at,
             expires_at: created_at + 2_592_000,
             last_seen_at: created_at,
+            groups: vec![
+                GroupName::parse("admins").unwrap(),
+                GroupName::parse("family").unwrap(),
+            ],
         }
     }
 

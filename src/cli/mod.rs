@@ -3,6 +3,7 @@
 //! Exit statuses: 0 ok, 1 the check or action failed, 2 bad usage or configuration.
 //! Every failure ends with one line on stderr, `doorcode: …`.
 
+mod access;
 mod check;
 mod log;
 mod migrate;
@@ -69,6 +70,12 @@ pub enum Command {
     /// List or revoke sessions
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Let an address make an account (`signup.mode = "invite"`), and list or
+    /// revoke invitations.
+    Invite(InviteArgs),
+    /// Groups of people, for `/auth/check?group=` and apps.
+    #[command(subcommand)]
+    Groups(GroupsCommand),
     /// Copy users, addresses and sessions (and sign-ins in progress and pending
     /// mail) from a SQLite database into PostgreSQL; safe to run again
     MigrateToPostgres {
@@ -133,6 +140,59 @@ pub struct RevokeArgs {
 }
 
 /// How a command failed, which decides the exit status.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("what").required(true).multiple(false).args(["address", "list", "revoke"])))]
+pub struct InviteArgs {
+    /// The address to invite; it gets an email saying so.
+    #[arg(value_name = "ADDRESS")]
+    pub address: Option<String>,
+    /// A group the new account joins (repeatable).
+    #[arg(long = "group", value_name = "NAME", requires = "address")]
+    pub groups: Vec<String>,
+    /// List every invitation and its state.
+    #[arg(long)]
+    pub list: bool,
+    /// Revoke the address's pending invitation.
+    #[arg(long, value_name = "ADDRESS")]
+    pub revoke: Option<String>,
+    /// With --list: JSON.
+    #[arg(long, requires = "list")]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    /// Make a group (lower-case letters, digits, `-` and `_`).
+    Create {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Delete a group; its members stay, outside it.
+    Delete {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Every group with its number of members.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a user in a group.
+    Add {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(value_name = "ID_OR_EMAIL")]
+        user: String,
+    },
+    /// Take a user out of a group.
+    Remove {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(value_name = "ID_OR_EMAIL")]
+        user: String,
+    },
+}
+
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CliError {
     /// Bad input on the command line: exit status 2.
@@ -237,7 +297,44 @@ async fn dispatch(command: Command, config: Config, source: ConfigSource) -> Res
             sessions::revoke(&config, user).await
         }
         Command::MigrateToPostgres { from, to } => migrate::run(&config, from, to).await,
+        Command::Invite(args) => invite(&config, args).await,
+        Command::Groups(GroupsCommand::Create { name }) => {
+            access::create_group(&config, access::parse_group(&name)?).await
+        }
+        Command::Groups(GroupsCommand::Delete { name }) => {
+            access::delete_group(&config, access::parse_group(&name)?).await
+        }
+        Command::Groups(GroupsCommand::List { json }) => access::list_groups(&config, json).await,
+        Command::Groups(GroupsCommand::Add { name, user }) => {
+            let name = access::parse_group(&name)?;
+            access::set_membership(&config, name, parse_user(&user)?, true).await
+        }
+        Command::Groups(GroupsCommand::Remove { name, user }) => {
+            let name = access::parse_group(&name)?;
+            access::set_membership(&config, name, parse_user(&user)?, false).await
+        }
     }
+}
+
+async fn invite(config: &Config, args: InviteArgs) -> Result<(), CliError> {
+    if args.list {
+        return access::list_invitations(config, args.json).await;
+    }
+    if let Some(address) = args.revoke {
+        return access::revoke_invitation(config, parse_email(&address)?).await;
+    }
+    let address = args.address.unwrap_or_default();
+    let groups = args
+        .groups
+        .iter()
+        .map(|g| access::parse_group(g))
+        .collect::<Result<Vec<_>, _>>()?;
+    access::invite(config, parse_email(&address)?, groups).await
+}
+
+fn parse_email(input: &str) -> Result<EmailAddress, CliError> {
+    EmailAddress::parse(input.trim())
+        .map_err(|e| CliError::Usage(format!("`{input}` is not an email address: {e}")))
 }
 
 /// A numeric user id, or an address normalised as sign-in normalises it.

@@ -97,6 +97,7 @@ pub(super) struct UserJson<'a> {
     first_name: &'a str,
     last_name: Option<&'a str>,
     emails: &'a [String],
+    groups: &'a [String],
     /// Live sessions.
     sessions: u64,
 }
@@ -109,6 +110,7 @@ impl<'a> From<&'a UserOverview> for UserJson<'a> {
             first_name: &user.first_name,
             last_name: user.last_name.as_deref(),
             emails: &user.emails,
+            groups: &user.groups,
             sessions: user.live_sessions,
         }
     }

@@ -25,6 +25,7 @@ pub(super) async fn list(config: &Config, json: bool) -> Result<(), CliError> {
         "FIRST NAME",
         "LAST NAME",
         "EMAILS",
+        "GROUPS",
         "SESSIONS",
     ]);
     for user in &users {
@@ -33,7 +34,8 @@ pub(super) async fn list(config: &Config, json: bool) -> Result<(), CliError> {
             utc(user.created_at),
             clean(&user.first_name),
             or_dash(user.last_name.as_deref()),
-            emails(user),
+            listed(&user.emails),
+            listed(&user.groups),
             user.live_sessions.to_string(),
         ]);
     }
@@ -66,7 +68,8 @@ pub(super) async fn show(config: &Config, who: UserRef, json: bool) -> Result<()
     fields.row(vec!["created".into(), utc(user.created_at)]);
     fields.row(vec!["first name".into(), clean(&user.first_name)]);
     fields.row(vec!["last name".into(), or_dash(user.last_name.as_deref())]);
-    fields.row(vec!["emails".into(), emails(&user)]);
+    fields.row(vec!["emails".into(), listed(&user.emails)]);
+    fields.row(vec!["groups".into(), listed(&user.groups)]);
     fields.row(vec![
         "sessions".into(),
         format!("{} live", user.live_sessions),
@@ -101,11 +104,11 @@ pub(super) async fn delete(config: &Config, who: UserRef) -> Result<(), CliError
     Ok(())
 }
 
-fn emails(user: &UserOverview) -> String {
-    if user.emails.is_empty() {
-        "-".into()
-    } else {
-        user.emails.join(", ")
+/// Comma-separated, or `-` for none.
+fn listed(items: &[String]) -> String {
+    match items.is_empty() {
+        true => "-".into(),
+        false => items.join(", "),
     }
 }
 

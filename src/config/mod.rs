@@ -14,6 +14,7 @@ use std::num::{NonZeroU32, NonZeroU64};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::rules::SignupMode;
 use serde::{Deserialize, Serialize};
 
 pub use load::{ConfigError, load_config, secrets_in_file};
@@ -214,10 +215,24 @@ pub struct SecurityConfig {
     pub secret_key: Secret,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SignupConfig {
     pub ask_name: AskName,
+    pub mode: SignupMode,
+    pub allowed_domains: Vec<String>,
+    pub invite_ttl_secs: NonZeroU64,
+}
+
+impl Default for SignupConfig {
+    fn default() -> Self {
+        Self {
+            ask_name: AskName::default(),
+            mode: SignupMode::default(),
+            allowed_domains: Vec::new(),
+            invite_ttl_secs: NonZeroU64::new(7 * 24 * 3600).expect("non-zero"),
+        }
+    }
 }
 
 /// When a new address gives its name.

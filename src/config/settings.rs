@@ -14,10 +14,10 @@ use lettre::transport::smtp::AsyncSmtpTransport;
 use super::load::ConfigError;
 use super::smtp::Target;
 use super::{AskName, Config, Secret};
-use crate::domain::ServerSecret;
+use crate::domain::{ServerSecret, domain_name};
 use crate::i18n::Language;
-use crate::rules::Limits;
 use crate::rules::sessions::Lifetimes;
+use crate::rules::{Limits, SignupMode, SignupPolicy};
 use crate::storage::Database;
 
 /// Everything the service reads from `[database]`, `[email]`, `[turnstile]`,
@@ -36,6 +36,10 @@ pub struct Settings {
     pub sessions: Lifetimes,
     pub limits: Limits,
     pub ask_name: AskName,
+    /// Who may make an account.
+    pub signup: SignupPolicy,
+    /// How long an invitation works.
+    pub invite_ttl_secs: i64,
     /// Whose `X-Forwarded-For` counts; `None` when `trust_proxy_headers` is off.
     pub proxies: Option<TrustedProxies>,
     /// Where `/metrics` is served; `None`: nowhere.
@@ -170,6 +174,8 @@ impl Settings {
                 resend_interval_secs: secs(config.code.resend_interval_secs),
             },
             ask_name: config.signup.ask_name,
+            signup: signup(config)?,
+            invite_ttl_secs: secs(config.signup.invite_ttl_secs.get()),
             metrics_listen: metrics_listen(&config.metrics.listen)?,
             proxies: match config.server.trust_proxy_headers {
                 true => Some(TrustedProxies::parse(&config.server.trusted_proxies)?),
@@ -251,6 +257,37 @@ fn turnstile(config: &Config) -> Result<Option<TurnstileKeys>, ConfigError> {
         secret_key: turnstile.secret_key.clone(),
         verify_url: turnstile.verify_url.clone(),
     }))
+}
+
+/// The mode, and its domains in the form addresses store theirs.
+fn signup(config: &Config) -> Result<SignupPolicy, ConfigError> {
+    let signup = &config.signup;
+    let mut allowed_domains = Vec::new();
+    for entry in &signup.allowed_domains {
+        match domain_name(entry.trim_start_matches('@')) {
+            Some(domain) => allowed_domains.push(domain),
+            None => {
+                return fail(format!(
+                    "signup.allowed_domains: `{entry}` is not a domain name like example.com"
+                ));
+            }
+        }
+    }
+    if signup.mode == SignupMode::Domains && allowed_domains.is_empty() {
+        return fail(
+            "signup.allowed_domains: must name at least one domain when signup.mode is              \"domains\" (or choose another mode)",
+        );
+    }
+    if signup.mode != SignupMode::Domains && !allowed_domains.is_empty() {
+        tracing::warn!(
+            mode = signup.mode.as_str(),
+            "signup.allowed_domains is set but only counts when signup.mode is \"domains\""
+        );
+    }
+    Ok(SignupPolicy {
+        mode: signup.mode,
+        allowed_domains,
+    })
 }
 
 fn metrics_listen(listen: &str) -> Result<Option<SocketAddr>, ConfigError> {

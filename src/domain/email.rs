@@ -82,6 +82,22 @@ impl EmailAddress {
         &self.0
     }
 
+    /// The part after the `@`: IDNA A-labels, lower case.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
+    }
+
+    /// Whether the address is under `domain` (given as [`domain_name`] makes it):
+    /// the domain itself or one of its subdomains, never a look-alike that merely
+    /// ends the same (`evil-example.com` is not under `example.com`).
+    pub fn is_under(&self, domain: &str) -> bool {
+        let own = self.domain();
+        own == domain
+            || own
+                .strip_suffix(domain)
+                .is_some_and(|head| head.ends_with('.'))
+    }
+
     /// Trusts a value that was parsed before it was stored.
     pub(crate) fn from_trusted(stored: String) -> Self {
         Self(stored)
@@ -133,6 +149,12 @@ fn unquote(local: &str) -> Result<&str, EmailError> {
     } else {
         Err(EmailError::Invalid)
     }
+}
+
+/// A domain as addresses store theirs (IDNA A-labels after UTS 46 mapping, lower
+/// case), if it is a host name with a dot; for settings that name domains.
+pub fn domain_name(domain: &str) -> Option<String> {
+    host_name(domain.trim())
 }
 
 /// The domain as IDNA A-labels after UTS 46 mapping, if it is a host name with a

@@ -2,13 +2,15 @@
 
 mod code;
 mod email;
+mod group;
 mod keys;
 mod name;
 mod secret;
 mod token;
 
 pub use code::{CodeHash, LoginCode, LoginCodeError};
-pub use email::{EmailAddress, EmailError, mask_addresses};
+pub use email::{EmailAddress, EmailError, domain_name, mask_addresses};
+pub use group::{GROUP_NAME_MAX, GroupName, GroupNameError};
 pub use keys::{ChallengeId, PublicSessionId, TokenHash};
 pub use name::{NameError, PersonName};
 pub use secret::{SecretError, ServerSecret, open_to_others};

@@ -1,8 +1,9 @@
 use std::fmt;
+use std::sync::Arc;
 
 use crate::domain::{EmailError, LoginCodeError, NameError};
 use crate::i18n::Language;
-use crate::storage::{ChallengeInfo, Closed, Refusal, StorageError};
+use crate::storage::{ChallengeInfo, Closed, Refusal, SignupMode, SignupPolicy, StorageError};
 use crate::turnstile::TurnstileError;
 
 /// Everything that can stop a sign-in, in terms a person can act on. The HTTP
@@ -19,6 +20,8 @@ pub enum LoginError {
     /// A limit was reached; the sign-in's details when it has a code page to return to.
     Limited(Refusal, Option<ChallengeInfo>),
     Closed(Closed),
+    /// A new address that may not make an account here (`[signup]`).
+    SignupClosed(Arc<SignupPolicy>),
     OnCodePage {
         info: ChallengeInfo,
         problem: CodeProblem,
@@ -79,6 +82,7 @@ impl LoginError {
     pub fn status(&self) -> u16 {
         match self {
             LoginError::Limited(..) => 429,
+            LoginError::SignupClosed(_) => 403,
             LoginError::CaptchaUnavailable(_) | LoginError::Unavailable(_) => 503,
             _ => 400,
         }
@@ -100,6 +104,7 @@ impl LoginError {
             LoginError::CaptchaRejected => "captcha_failed",
             LoginError::CaptchaUnavailable(_) => "captcha_unavailable",
             LoginError::Limited(..) => "rate_limited",
+            LoginError::SignupClosed(_) => "signup_closed",
             LoginError::Closed(Closed::Expired) => "code_expired",
             LoginError::Closed(Closed::OutOfAttempts) => "too_many_attempts",
             LoginError::Closed(Closed::Finished) => "code_used",
@@ -151,6 +156,16 @@ impl LoginError {
             LoginError::CaptchaUnavailable(_) => lang.text("error.captcha_unavailable").to_owned(),
             LoginError::Limited(refusal, _) => limited_message(refusal, lang),
             LoginError::Closed(closed) => lang.text(closed_key(*closed)).to_owned(),
+            LoginError::SignupClosed(policy) => match policy.mode {
+                SignupMode::Domains => lang.fill(
+                    "error.signup.domains",
+                    &[("domains", &policy.allowed_domains.join(", "))],
+                ),
+                SignupMode::Invite => lang.text("error.signup.invite").to_owned(),
+                SignupMode::Open | SignupMode::Closed => {
+                    lang.text("error.signup.closed").to_owned()
+                }
+            },
             LoginError::OnCodePage { info, problem } => match problem {
                 CodeProblem::WrongCode => lang.count("code.wrong", i64::from(info.attempts_left)),
                 CodeProblem::BadCode(e) => lang.text(code_key(e)).to_owned(),
@@ -297,7 +312,16 @@ mod tests {
             Refusal::FailureBudget { retry_after: 1 },
             Refusal::ResendTooSoon { retry_after: 61 },
         ];
+        let policy = |mode| {
+            Arc::new(SignupPolicy {
+                mode,
+                allowed_domains: vec!["example.com".into(), "example.org".into()],
+            })
+        };
         let mut errors = vec![
+            LoginError::SignupClosed(policy(SignupMode::Closed)),
+            LoginError::SignupClosed(policy(SignupMode::Invite)),
+            LoginError::SignupClosed(policy(SignupMode::Domains)),
             LoginError::InvalidEmail(EmailError::NotOneAt),
             LoginError::CaptchaMissing,
             LoginError::CaptchaRejected,

@@ -22,8 +22,8 @@ use crate::rules::limits::client_network;
 use crate::rules::sessions::Lifetimes;
 use crate::storage::{
     ChallengeInfo, CodeMail, CompleteOutcome, CompleteRequest, Limits, MailKind, NOTICE_TTL_SECS,
-    NewChallenge, NewMail, NewSession, ResendOutcome, ResendRequest, SessionRecord, StartOutcome,
-    Storage, VerifyOutcome, VerifyRequest,
+    NewChallenge, NewMail, NewSession, ResendOutcome, ResendRequest, SessionRecord, SignupPolicy,
+    StartOutcome, StartRules, Storage, VerifyOutcome, VerifyRequest,
 };
 use crate::turnstile::Turnstile;
 
@@ -46,11 +46,29 @@ pub struct Policy {
     pub limits: Limits,
     pub ask_name: AskName,
     pub sessions: Lifetimes,
+    /// Who may make an account.
+    pub signup: Arc<SignupPolicy>,
     /// The public host, for Message-IDs.
     pub mail_host: String,
     /// For mail that answers nobody's page, such as the notice that an address's
     /// limits stopped a code (its owner's language is not known).
     pub default_language: Language,
+}
+
+impl Policy {
+    pub fn names_after_code(&self) -> bool {
+        self.ask_name == AskName::AfterCode
+    }
+}
+
+impl SignIn {
+    fn signup_closed(&self) -> LoginError {
+        tracing::info!(
+            mode = self.policy.signup.mode.as_str(),
+            "sign-up refused: this address may not make an account"
+        );
+        LoginError::SignupClosed(self.policy.signup.clone())
+    }
 }
 
 /// A successful check of a code.
@@ -122,12 +140,13 @@ pub async fn start(
         code_expires_at: expires_at,
         ip: client_network(client_ip),
     };
-    let max_attempts = flow.policy.code.max_attempts;
-    match flow
-        .storage
-        .start_challenge(new, flow.policy.limits, max_attempts, now)
-        .await?
-    {
+    let rules = StartRules {
+        limits: flow.policy.limits,
+        max_attempts: flow.policy.code.max_attempts,
+        signup: flow.policy.signup.clone(),
+        names_after_code: flow.policy.names_after_code(),
+    };
+    match flow.storage.start_challenge(new, rules, now).await? {
         StartOutcome::Started(info) => {
             flow.mail.wake();
             tracing::info!(to = %info.email.masked(), "sign-in started; code queued");
@@ -138,6 +157,7 @@ pub async fn start(
             flow.mail.wake();
             Err(LoginError::Limited(refusal, None))
         }
+        StartOutcome::SignupClosed => Err(flow.signup_closed()),
     }
 }
 
@@ -174,7 +194,8 @@ pub async fn verify(
         challenge_id: ChallengeId::presented(challenge_id),
         browser_hash,
         name,
-        names_after_code: flow.policy.ask_name == AskName::AfterCode,
+        names_after_code: flow.policy.names_after_code(),
+        signup: flow.policy.signup.clone(),
         max_attempts: flow.policy.code.max_attempts,
         limits: flow.policy.limits,
         session: new_session(flow, &token, now, device),
@@ -191,6 +212,7 @@ pub async fn verify(
             }))
         }
         VerifyOutcome::NeedsName(info) => Ok(Verified::NeedsName(info)),
+        VerifyOutcome::SignupClosed => Err(flow.signup_closed()),
         VerifyOutcome::Closed(closed) => Err(LoginError::Closed(closed)),
         VerifyOutcome::WrongCode(info) => {
             tracing::info!(to = %info.email.masked(), attempts_left = info.attempts_left, "wrong code");
@@ -242,6 +264,7 @@ pub async fn complete(
             browser_hash,
             name,
             session,
+            signup: flow.policy.signup.clone(),
             max_attempts,
             now,
         })
@@ -256,6 +279,7 @@ pub async fn complete(
             })
         }
         CompleteOutcome::Closed(closed) => Err(LoginError::Closed(closed)),
+        CompleteOutcome::SignupClosed => Err(flow.signup_closed()),
         CompleteOutcome::CodeNeeded(info) => Err(LoginError::OnCodePage {
             info,
             problem: CodeProblem::CodeNeeded,

@@ -34,6 +34,8 @@ pub enum Letter<'a> {
     Code { code: &'a str, minutes: u64 },
     /// The address's limits stopped a code: someone keeps asking for them.
     LimitNotice { address: &'a str },
+    /// An operator invited the address to make an account, for `days` days.
+    Invitation { address: &'a str, days: u64 },
 }
 
 impl Letter<'_> {
@@ -41,6 +43,7 @@ impl Letter<'_> {
         match self {
             Letter::Code { .. } => MailKind::Code,
             Letter::LimitNotice { .. } => MailKind::LimitNotice,
+            Letter::Invitation { .. } => MailKind::Invitation,
         }
     }
 
@@ -52,6 +55,9 @@ impl Letter<'_> {
             Letter::LimitNotice { .. } => {
                 lang.fill("email.limit_notice.subject", &[("app_name", &app_name)])
             }
+            Letter::Invitation { .. } => {
+                lang.fill("email.invitation.subject", &[("app_name", &app_name)])
+            }
         }
     }
 
@@ -60,12 +66,20 @@ impl Letter<'_> {
         match *self {
             Letter::Code { code, minutes } => context! { code, minutes, ..common },
             Letter::LimitNotice { address } => context! { address, ..common },
+            Letter::Invitation { address, days } => {
+                let login_url = format!("{}/login", base_url.trim_end_matches('/'));
+                context! { address, days, login_url, ..common }
+            }
         }
     }
 
     /// One of each kind, to render every template once at start-up.
-    fn samples() -> [Letter<'static>; 2] {
+    fn samples() -> [Letter<'static>; 3] {
         [
+            Letter::Invitation {
+                address: "someone@example.com",
+                days: 7,
+            },
             Letter::Code {
                 code: "000000",
                 minutes: 10,

@@ -31,6 +31,8 @@ pub struct MailSettings {
     pub app_name: String,
     pub base_url: String,
     pub code_minutes: u64,
+    /// How long an invitation works, in whole days (at least 1).
+    pub invite_days: u64,
     /// For a queued message whose language this build no longer has.
     pub default_language: Language,
 }
@@ -199,6 +201,10 @@ impl Inner {
             }
             MailKind::LimitNotice => Letter::LimitNotice {
                 address: mail.recipient.as_str(),
+            },
+            MailKind::Invitation => Letter::Invitation {
+                address: mail.recipient.as_str(),
+                days: s.invite_days,
             },
         };
         // The language stored with the message: for a code, the page's that asked.

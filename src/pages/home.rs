@@ -38,6 +38,15 @@ pub fn home_page(chrome: &Chrome, view: &HomeView) -> Markup {
         html! {
             h1 { (t.fill("home.hello", &[("name", &session.first_name)])) }
             p class="lead" { (t.rich("home.signed_in_as", &[("email", html! { strong { (session.email) } })])) }
+            @if !session.groups.is_empty() {
+                p id="groups" {
+                    (t.text("home.groups")) " "
+                    @for (i, group) in session.groups.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        span class="group" { (group.as_str()) }
+                    }
+                }
+            }
             (notice(view.notice))
             (banner(error))
             form method="post" action="/logout" {

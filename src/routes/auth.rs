@@ -10,6 +10,7 @@ use poem::web::Data;
 use poem::web::cookie::CookieJar;
 use poem::{Request, Response, handler};
 
+use crate::domain::GroupName;
 use crate::session::Surface;
 use crate::state::AppState;
 use crate::storage::SessionRecord;
@@ -21,9 +22,11 @@ pub async fn check(state: Data<&Arc<AppState>>, req: &Request) -> Response {
     respond(&state, req).await
 }
 
-/// 200 with the person's id, email and name in headers for a live session (cookie
-/// or bearer token), 401 otherwise. The cookie goes as the session gate says
-/// (renewed, or cleared when dead), for proxies that pass `Set-Cookie` on.
+/// 200 with the person's id, email, name and groups in headers for a live session
+/// (cookie or bearer token), 401 otherwise; 403 when `?group=` names groups
+/// (repeatable: any of them will do) and the person is in none. The cookie goes as
+/// the session gate says (renewed, or cleared when dead), for proxies that pass
+/// `Set-Cookie` on.
 pub async fn respond(state: &AppState, req: &Request) -> Response {
     let presented = presented(req, state, Surface::Service);
     let checked = match state.sessions.check(presented.as_ref()).await {
@@ -34,7 +37,8 @@ pub async fn respond(state: &AppState, req: &Request) -> Response {
         }
     };
     let mut response = match &checked.session {
-        Some(active) => signed_in(&active.record),
+        Some(active) if in_any_wanted_group(req, &active.record) => signed_in(&active.record),
+        Some(_) => answer(StatusCode::FORBIDDEN),
         None => answer(StatusCode::UNAUTHORIZED),
     };
     // Answered ahead of the cookie jar: this one starts empty and goes out here.
@@ -44,12 +48,46 @@ pub async fn respond(state: &AppState, req: &Request) -> Response {
     response
 }
 
+/// Whether the person is in one of the groups `?group=` names; true when it names
+/// none. A name that is not a group name (`Admins`) matches nobody, and is logged
+/// so the operator sees the mistake in their proxy's configuration.
+fn in_any_wanted_group(req: &Request, record: &SessionRecord) -> bool {
+    let Some(query) = req.uri().query() else {
+        return true;
+    };
+    let mut asked = false;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if key != "group" {
+            continue;
+        }
+        asked = true;
+        match GroupName::parse(&value) {
+            Ok(wanted) => {
+                if record.groups.binary_search(&wanted).is_ok() {
+                    return true;
+                }
+            }
+            Err(e) => tracing::warn!(
+                group = %value.escape_debug(),
+                "/auth/check?group= names no possible group ({e}); nobody is in it"
+            ),
+        }
+    }
+    !asked
+}
+
 /// 200 with who is signed in, in the headers proxies pass on to the app.
 fn signed_in(record: &SessionRecord) -> Response {
     let name = match &record.last_name {
         Some(last) => format!("{} {last}", record.first_name),
         None => record.first_name.clone(),
     };
+    let groups = record
+        .groups
+        .iter()
+        .map(GroupName::as_str)
+        .collect::<Vec<_>>()
+        .join(",");
     let mut response = answer(StatusCode::OK);
     let headers = response.headers_mut();
     headers.insert("x-doorcode-user-id", HeaderValue::from(record.user_id));
@@ -58,6 +96,7 @@ fn signed_in(record: &SessionRecord) -> Response {
     for (key, value) in [
         ("x-doorcode-email", record.email.as_str()),
         ("x-doorcode-name", name.as_str()),
+        ("x-doorcode-groups", groups.as_str()),
     ] {
         if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
             headers.insert(key, value);

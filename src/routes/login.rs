@@ -359,6 +359,15 @@ fn error_response(state: &AppState, lang: Language, error: LoginError, carry: &C
                 ("/login", lang.text("link.start_again")),
             ),
         ),
+        LoginError::SignupClosed(_) => page(
+            status,
+            message_page(
+                &chrome(state, lang),
+                lang.text("status.signup_closed.title"),
+                &message,
+                ("/login", lang.text("link.other_address")),
+            ),
+        ),
         LoginError::CaptchaMissing
         | LoginError::CaptchaRejected
         | LoginError::CaptchaUnavailable(_)

@@ -6,6 +6,8 @@
 pub mod limits;
 pub mod sessions;
 pub mod signin;
+pub mod signup;
 
 pub use limits::{EventKind, Limits, Probe, Refusal, SendFacts, WINDOW_SECS};
 pub use signin::{Account, Challenge, Closed, CodeDecision, CodeFacts, NameDecision};
+pub use signup::{SignupMode, SignupPolicy};

@@ -99,6 +99,9 @@ pub struct CodeFacts<'a> {
     pub named: bool,
     /// `signup.ask_name = after_code`.
     pub names_after_code: bool,
+    /// A new account may be made for the address (`[signup]`, see
+    /// [`super::signup`]); not asked when it has one.
+    pub admitted: bool,
     pub now: i64,
 }
 
@@ -115,6 +118,8 @@ pub enum CodeDecision {
     /// Right code for a new address under `after_code`: the sign-in is marked
     /// verified, its codes are dropped, and the name page comes next.
     HoldForName,
+    /// Right code for a new address that may not make an account: the sign-in ends.
+    SignupClosed,
     SignIn(Account),
 }
 
@@ -139,6 +144,7 @@ pub fn judge_code(facts: &CodeFacts) -> CodeDecision {
     }
     match (facts.account, facts.named) {
         (Some(user_id), _) => CodeDecision::SignIn(Account::Existing(user_id)),
+        (None, _) if !facts.admitted => CodeDecision::SignupClosed,
         (None, true) => CodeDecision::SignIn(Account::Create),
         (None, false) if facts.names_after_code => CodeDecision::HoldForName,
         (None, false) => CodeDecision::NameRequired,
@@ -151,18 +157,27 @@ pub enum NameDecision {
     /// The sign-in's code has not been checked yet.
     CodeNeeded,
     Closed(Closed),
+    /// A new account may no longer be made for the address (say, its invitation
+    /// was revoked meanwhile): the sign-in ends.
+    SignupClosed,
     /// The account is made unless the address got one meanwhile.
     SignIn(Account),
 }
 
-pub fn judge_name(row: &Challenge, account: Option<i64>, now: i64) -> NameDecision {
+/// `admitted` as in [`CodeFacts`], asked again: the rule may have changed since
+/// the code was right.
+pub fn judge_name(row: &Challenge, account: Option<i64>, admitted: bool, now: i64) -> NameDecision {
     if row.verified_at.is_none() {
         return NameDecision::CodeNeeded;
     }
     if row.expires_at <= now {
         return NameDecision::Closed(Closed::Expired);
     }
-    NameDecision::SignIn(account.map_or(Account::Create, Account::Existing))
+    match account {
+        Some(user_id) => NameDecision::SignIn(Account::Existing(user_id)),
+        None if !admitted => NameDecision::SignupClosed,
+        None => NameDecision::SignIn(Account::Create),
+    }
 }
 
 #[cfg(test)]
@@ -248,6 +263,7 @@ mod tests {
             account: None,
             named: false,
             names_after_code: false,
+            admitted: true,
             now: NOW,
         }
     }
@@ -334,6 +350,37 @@ mod tests {
                 },
                 CodeDecision::HoldForName,
             ),
+            (
+                "right code, new address that may not sign up, whatever the name",
+                CodeFacts {
+                    live_codes: &live,
+                    named: true,
+                    admitted: false,
+                    ..base_facts(open_row, &right)
+                },
+                CodeDecision::SignupClosed,
+            ),
+            (
+                "right code, known address, sign-up closed: accounts always sign in",
+                CodeFacts {
+                    live_codes: &live,
+                    account: Some(3),
+                    admitted: false,
+                    ..base_facts(open_row, &right)
+                },
+                CodeDecision::SignIn(Account::Existing(3)),
+            ),
+            (
+                "wrong code, new address that may not sign up: still just wrong",
+                CodeFacts {
+                    live_codes: &live,
+                    candidate: &wrong,
+                    names_after_code: true,
+                    admitted: false,
+                    ..base_facts(open_row, &right)
+                },
+                CodeDecision::Wrong,
+            ),
         ];
         for (name, facts, expected) in cases {
             assert_eq!(judge_code(&facts), expected, "case: {name}");
@@ -355,29 +402,44 @@ mod tests {
                 "code not checked",
                 challenge(),
                 None,
+                true,
                 NameDecision::CodeNeeded,
             ),
             (
                 "lapsed",
                 lapsed,
                 None,
+                true,
                 NameDecision::Closed(Closed::Expired),
             ),
             (
                 "new",
                 verified.clone(),
                 None,
+                true,
                 NameDecision::SignIn(Account::Create),
+            ),
+            (
+                "new, no longer admitted",
+                verified.clone(),
+                None,
+                false,
+                NameDecision::SignupClosed,
             ),
             (
                 "got an account meanwhile",
                 verified,
                 Some(9),
+                false,
                 NameDecision::SignIn(Account::Existing(9)),
             ),
         ];
-        for (name, row, account, expected) in cases {
-            assert_eq!(judge_name(&row, account, NOW), expected, "case: {name}");
+        for (name, row, account, admitted, expected) in cases {
+            assert_eq!(
+                judge_name(&row, account, admitted, NOW),
+                expected,
+                "case: {name}"
+            );
         }
     }
 
@@ -426,6 +488,7 @@ mod tests {
             account in proptest::option::of(1i64..100),
             named: bool,
             names_after_code: bool,
+            admitted: bool,
         ) {
             let row = Challenge { attempts, ..challenge() };
             let live = [hash("123456")];
@@ -438,17 +501,25 @@ mod tests {
                 account,
                 named,
                 names_after_code,
+                admitted,
                 now: NOW,
             });
             let may_try = attempts < max_attempts;
             let accepted = matches!(
                 decision,
-                CodeDecision::SignIn(_) | CodeDecision::HoldForName | CodeDecision::NameRequired
+                CodeDecision::SignIn(_)
+                    | CodeDecision::HoldForName
+                    | CodeDecision::NameRequired
+                    | CodeDecision::SignupClosed
             );
             prop_assert_eq!(accepted, right && may_try);
             if let CodeDecision::SignIn(Account::Create) = decision {
-                // An account is only ever made for an address that has none.
-                prop_assert!(account.is_none() && named);
+                // An account is only ever made for an address that has none, and
+                // that may have one.
+                prop_assert!(account.is_none() && named && admitted);
+            }
+            if decision == CodeDecision::SignupClosed {
+                prop_assert!(account.is_none() && !admitted);
             }
         }
     }

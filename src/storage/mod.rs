@@ -22,14 +22,15 @@ use std::path::{Path, PathBuf};
 pub use postgres::{CopyReport, Postgres};
 pub use records::{
     ChallengeInfo, CodeMail, CompleteOutcome, CompleteRequest, DatabaseOverview, DeletedUser,
-    MAIL_LEASE_SECS, MailKind, NOTICE_TTL_SECS, NewChallenge, NewMail, NewSession, Pruned,
+    GroupOverview, InvitationOverview, InvitationState, InviteOutcome, MAIL_LEASE_SECS, MailKind,
+    Membership, NOTICE_TTL_SECS, NewChallenge, NewInvitation, NewMail, NewSession, Pruned,
     QueuedMail, ResendOutcome, ResendRequest, SessionOverview, SessionRecord, SessionSummary,
-    StartOutcome, UserOverview, UserRef, VerifyOutcome, VerifyRequest,
+    StartOutcome, StartRules, UserOverview, UserRef, VerifyOutcome, VerifyRequest,
 };
 pub use sqlite::Sqlite;
 
-use crate::domain::{ChallengeId, EmailAddress, PersonName, PublicSessionId, TokenHash};
-pub use crate::rules::{Closed, Limits, Refusal};
+use crate::domain::{ChallengeId, EmailAddress, GroupName, PersonName, PublicSessionId, TokenHash};
+pub use crate::rules::{Closed, Limits, Refusal, SignupMode, SignupPolicy};
 
 /// The database could not do what was asked: unreachable, read-only, full, corrupt.
 /// The detail is for the log; people see a 503.
@@ -120,13 +121,12 @@ impl Storage {
     pub async fn start_challenge(
         &self,
         new: NewChallenge,
-        limits: Limits,
-        max_attempts: u32,
+        rules: StartRules,
         now: i64,
     ) -> Result<StartOutcome, StorageError> {
         match self {
-            Storage::Sqlite(db) => db.start_challenge(new, limits, max_attempts, now).await,
-            Storage::Postgres(db) => db.start_challenge(new, limits, max_attempts, now).await,
+            Storage::Sqlite(db) => db.start_challenge(new, rules, now).await,
+            Storage::Postgres(db) => db.start_challenge(new, rules, now).await,
         }
     }
 
@@ -379,6 +379,80 @@ impl Storage {
         match self {
             Storage::Sqlite(db) => db.revoke_all_sessions(now).await,
             Storage::Postgres(db) => db.revoke_all_sessions(now).await,
+        }
+    }
+
+    /// False when a group of that name exists already.
+    pub async fn create_group(&self, name: GroupName, now: i64) -> Result<bool, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.create_group(name, now).await,
+            Storage::Postgres(db) => db.create_group(name, now).await,
+        }
+    }
+
+    /// Deletes the group and its memberships; how many were in it (`None`: no such group).
+    pub async fn delete_group(&self, name: GroupName) -> Result<Option<u64>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.delete_group(name).await,
+            Storage::Postgres(db) => db.delete_group(name).await,
+        }
+    }
+
+    /// Every group, by name, with its number of members.
+    pub async fn list_groups(&self) -> Result<Vec<GroupOverview>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.list_groups().await,
+            Storage::Postgres(db) => db.list_groups().await,
+        }
+    }
+
+    /// Puts the user in the group (`add`) or takes them out.
+    pub async fn set_membership(
+        &self,
+        name: GroupName,
+        who: UserRef,
+        add: bool,
+        now: i64,
+    ) -> Result<Membership, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.set_membership(name, who, add, now).await,
+            Storage::Postgres(db) => db.set_membership(name, who, add, now).await,
+        }
+    }
+
+    /// Stores the invitation, replacing a live one for the address, and queues its
+    /// email, in one transaction.
+    pub async fn invite(
+        &self,
+        invitation: NewInvitation,
+        now: i64,
+    ) -> Result<InviteOutcome, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.invite(invitation, now).await,
+            Storage::Postgres(db) => db.invite(invitation, now).await,
+        }
+    }
+
+    /// Every invitation, newest first.
+    pub async fn list_invitations(
+        &self,
+        now: i64,
+    ) -> Result<Vec<InvitationOverview>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.list_invitations(now).await,
+            Storage::Postgres(db) => db.list_invitations(now).await,
+        }
+    }
+
+    /// Revokes the address's live invitation; whether there was one.
+    pub async fn revoke_invitation(
+        &self,
+        email: EmailAddress,
+        now: i64,
+    ) -> Result<bool, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.revoke_invitation(email, now).await,
+            Storage::Postgres(db) => db.revoke_invitation(email, now).await,
         }
     }
 }

@@ -2,9 +2,12 @@
 //! gives back. Each backend maps its own rows into these.
 
 use std::fmt;
+use std::sync::Arc;
 
-use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName, PublicSessionId, TokenHash};
-use crate::rules::{Closed, Limits, Refusal};
+use crate::domain::{
+    ChallengeId, CodeHash, EmailAddress, GroupName, PersonName, PublicSessionId, TokenHash,
+};
+use crate::rules::{Closed, Limits, Refusal, SignupPolicy};
 
 /// How long a claimed message is kept from other workers while it is being sent; a
 /// worker that dies mid-send leaves it to be retried after this.
@@ -38,9 +41,21 @@ pub struct ChallengeInfo {
     pub attempts_left: u32,
 }
 
+/// What starting a sign-in is decided on besides the request itself.
+pub struct StartRules {
+    pub limits: Limits,
+    pub max_attempts: u32,
+    pub signup: Arc<SignupPolicy>,
+    /// `signup.ask_name = after_code`.
+    pub names_after_code: bool,
+}
+
 pub enum StartOutcome {
     Started(ChallengeInfo),
     Refused(Refusal),
+    /// A new address that may not make an account, told before any code is sent
+    /// (see `rules::signup::refuse_at_start`).
+    SignupClosed,
 }
 
 /// A typed code, with what a right one needs to sign the person in.
@@ -50,6 +65,7 @@ pub struct VerifyRequest {
     pub candidate: CodeHash,
     pub name: Option<PersonName>,
     pub names_after_code: bool,
+    pub signup: Arc<SignupPolicy>,
     pub max_attempts: u32,
     pub limits: Limits,
     pub session: NewSession,
@@ -64,6 +80,8 @@ pub enum VerifyOutcome {
     NameRequired(ChallengeInfo),
     /// The code was right; the name page comes next (`signup.ask_name = after_code`).
     NeedsName(ChallengeInfo),
+    /// The code was right, but the address may not make an account; the sign-in ended.
+    SignupClosed,
     SignedIn {
         session: SessionRecord,
         new_user: bool,
@@ -76,6 +94,7 @@ pub struct CompleteRequest {
     pub browser_hash: Option<String>,
     pub name: PersonName,
     pub session: NewSession,
+    pub signup: Arc<SignupPolicy>,
     pub max_attempts: u32,
     pub now: i64,
 }
@@ -84,6 +103,8 @@ pub enum CompleteOutcome {
     Closed(Closed),
     /// Names were sent for a sign-in whose code has not been checked yet.
     CodeNeeded(ChallengeInfo),
+    /// The address may no longer make an account; the sign-in ended.
+    SignupClosed,
     SignedIn {
         session: SessionRecord,
         new_user: bool,
@@ -129,6 +150,8 @@ pub struct SessionRecord {
     pub first_name: String,
     pub last_name: Option<String>,
     pub email: EmailAddress,
+    /// The person's groups, sorted by name.
+    pub groups: Vec<GroupName>,
     pub public_id: PublicSessionId,
     pub created_at: i64,
     pub expires_at: i64,
@@ -156,19 +179,22 @@ pub const NOTICE_TTL_SECS: i64 = 24 * 3600;
 pub enum MailKind {
     /// A sign-in code, sealed in the row.
     Code,
+    /// An operator invited the address to create an account.
+    Invitation,
     /// To an address whose limits stopped a code: someone keeps asking for codes
     /// for it. At most one per address and window; it carries no code.
     LimitNotice,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 2] = [MailKind::Code, MailKind::LimitNotice];
+    pub const ALL: [MailKind; 3] = [MailKind::Code, MailKind::LimitNotice, MailKind::Invitation];
 
     /// The `outbox.kind` value, and the stem of the template's file names.
     pub fn as_str(self) -> &'static str {
         match self {
             MailKind::Code => "code",
             MailKind::LimitNotice => "limit_notice",
+            MailKind::Invitation => "invitation",
         }
     }
 
@@ -236,7 +262,107 @@ pub struct UserOverview {
     pub first_name: String,
     pub last_name: Option<String>,
     pub emails: Vec<String>,
+    /// Sorted by name.
+    pub groups: Vec<String>,
     pub live_sessions: u64,
+}
+
+// Groups and invitations.
+
+/// One group, with how many people are in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupOverview {
+    pub name: GroupName,
+    pub created_at: i64,
+    pub members: u64,
+}
+
+/// What changing a group's members found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    Changed,
+    /// Already so: already a member, or already not one.
+    Unchanged,
+    NoSuchGroup,
+    NoSuchUser,
+}
+
+/// An invitation to store: the address may create an account until `expires_at`,
+/// and the account joins `groups`.
+pub struct NewInvitation {
+    pub email: EmailAddress,
+    pub groups: Vec<GroupName>,
+    pub expires_at: i64,
+    /// The invitation email.
+    pub mail: NewMail,
+}
+
+pub enum InviteOutcome {
+    /// Stored and its email queued; an earlier live invitation for the address,
+    /// if any, was replaced.
+    Invited { replaced: bool },
+    /// The address already has an account: nothing to invite.
+    HasAccount(i64),
+    /// These groups do not exist: nothing stored.
+    NoSuchGroups(Vec<GroupName>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationState {
+    Pending,
+    Used,
+    Revoked,
+    Expired,
+}
+
+/// The `groups` column of a session lookup (names joined by commas, sorted), as
+/// the record's list.
+pub(super) fn split_groups(joined: Option<String>) -> Vec<GroupName> {
+    match joined {
+        Some(joined) if !joined.is_empty() => joined
+            .split(',')
+            .map(|name| GroupName::from_trusted(name.to_owned()))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl InvitationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationState::Pending => "pending",
+            InvitationState::Used => "used",
+            InvitationState::Revoked => "revoked",
+            InvitationState::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationOverview {
+    pub email: String,
+    pub groups: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub state: InvitationState,
+    /// When it was used or revoked.
+    pub ended_at: Option<i64>,
+}
+
+impl InvitationOverview {
+    pub fn state_of(
+        expires_at: i64,
+        used_at: Option<i64>,
+        revoked_at: Option<i64>,
+        now: i64,
+    ) -> (InvitationState, Option<i64>) {
+        match (used_at, revoked_at) {
+            (Some(at), _) => (InvitationState::Used, Some(at)),
+            (None, Some(at)) => (InvitationState::Revoked, Some(at)),
+            (None, None) if expires_at <= now => (InvitationState::Expired, None),
+            (None, None) => (InvitationState::Pending, None),
+        }
+    }
 }
 
 /// One live session, by its public id.

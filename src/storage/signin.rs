@@ -8,13 +8,15 @@ use anyhow::Context;
 
 use super::records::{
     ChallengeInfo, CodeMail, CompleteOutcome, CompleteRequest, NewChallenge, NewMail, NewSession,
-    ResendOutcome, ResendRequest, SessionRecord, StartOutcome, VerifyOutcome, VerifyRequest,
+    ResendOutcome, ResendRequest, SessionRecord, StartOutcome, StartRules, VerifyOutcome,
+    VerifyRequest,
 };
 use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName, TokenHash};
 use crate::rules::limits::{self, EventKind, Limits, Probe, Refusal, SendFacts};
 use crate::rules::signin::{
     self, Account, Challenge, Closed, CodeDecision, CodeFacts, NameDecision,
 };
+use crate::rules::signup::{self, SignupPolicy};
 
 /// What a lock is taken on, so that transactions counting against the same
 /// address or client address run one after another.
@@ -85,6 +87,28 @@ pub(super) trait SignInTx {
         now: i64,
     ) -> anyhow::Result<SessionRecord>;
     async fn enqueue(&self, mail: &NewMail, now: i64) -> anyhow::Result<()>;
+    /// The address's live invitation, if any.
+    async fn live_invitation(&self, email: &EmailAddress, now: i64) -> anyhow::Result<Option<i64>>;
+    /// Marks the invitation used by the new account and puts it in its groups.
+    async fn accept_invitation(
+        &self,
+        invitation: i64,
+        user_id: i64,
+        now: i64,
+    ) -> anyhow::Result<()>;
+}
+
+/// Whether the address may have a new account made for it, and the invitation
+/// that admits it (to be accepted when the account is made). Not asked for an
+/// address that has an account.
+async fn admission(
+    tx: &impl SignInTx,
+    policy: &SignupPolicy,
+    email: &EmailAddress,
+    now: i64,
+) -> anyhow::Result<(bool, Option<i64>)> {
+    let invitation = tx.live_invitation(email, now).await?;
+    Ok((policy.admits(email, invitation.is_some()), invitation))
 }
 
 /// Loads a sign-in and applies the checks every step shares; locks its address.
@@ -168,19 +192,28 @@ async fn check_send(
     Ok(verdict)
 }
 
-/// The account a finished sign-in opens, made here if it is new; and the session.
+/// The account a finished sign-in opens, made here if it is new (accepting the
+/// invitation that admitted it, if one did); and the session.
+#[allow(clippy::too_many_arguments)]
 async fn sign_in(
     tx: &impl SignInTx,
     id: &ChallengeId,
     row: &Challenge,
     account: Account,
+    invitation: Option<i64>,
     name: Option<&PersonName>,
     session: &NewSession,
     now: i64,
 ) -> anyhow::Result<(SessionRecord, bool)> {
     let (user_id, new_user) = match (account, name) {
         (Account::Existing(user_id), _) => (user_id, false),
-        (Account::Create, Some(name)) => (tx.create_user(&row.email, name, now).await?, true),
+        (Account::Create, Some(name)) => {
+            let user_id = tx.create_user(&row.email, name, now).await?;
+            if let Some(invitation) = invitation {
+                tx.accept_invitation(invitation, user_id, now).await?;
+            }
+            (user_id, true)
+        }
         (Account::Create, None) => anyhow::bail!("an account was to be made without a name"),
     };
     tx.finish(id, now).await?;
@@ -210,32 +243,53 @@ pub(super) async fn challenge_info(
 /// Checks the limits, then stores the sign-in, its first code and its email. The
 /// account lookup runs whether or not it matters, so the work done does not depend
 /// on whether the address has an account.
+///
+/// With names on the code page, a new address that may not make an account is
+/// refused here, after the limits (so the refusal cannot test addresses faster
+/// than codes could) and before anything is sent.
 pub(super) async fn start(
     tx: &impl SignInTx,
     new: NewChallenge,
-    limits: &Limits,
-    max_attempts: u32,
+    rules: &StartRules,
     now: i64,
 ) -> anyhow::Result<StartOutcome> {
     tx.lock(LockScope::Address, new.email.as_str()).await?;
     let email = new.email.as_str();
     let mail = &new.mail;
-    if let Err(refusal) =
-        check_send(tx, limits, email, &new.ip, now, false, &mail.limit_notice).await?
+    if let Err(refusal) = check_send(
+        tx,
+        &rules.limits,
+        email,
+        &new.ip,
+        now,
+        false,
+        &mail.limit_notice,
+    )
+    .await?
     {
         return Ok(StartOutcome::Refused(refusal));
+    }
+    let has_account = tx.account_of(&new.email).await?.is_some();
+    if !has_account && !rules.names_after_code {
+        // Most sign-ins are decided without reading invitations.
+        let admitted = match rules.signup.admits_uninvited(&new.email) {
+            Some(admitted) => admitted,
+            None => tx.live_invitation(&new.email, now).await?.is_some(),
+        };
+        if signup::refuse_at_start(has_account, admitted, rules.names_after_code) {
+            return Ok(StartOutcome::SignupClosed);
+        }
     }
     tx.insert_challenge(&new, now).await?;
     tx.insert_code(&new.id, &new.code_hash, new.code_expires_at)
         .await?;
     tx.enqueue(&mail.code, now).await?;
-    let has_account = tx.account_of(&new.email).await?.is_some();
     Ok(StartOutcome::Started(ChallengeInfo {
         has_account,
         id: new.id,
         email: new.email,
         expires_at: new.code_expires_at,
-        attempts_left: max_attempts,
+        attempts_left: rules.max_attempts,
     }))
 }
 
@@ -253,6 +307,10 @@ pub(super) async fn verify(
     let info = describe(id, &row, account, req.max_attempts);
     let email = row.email.as_str();
     let live_codes = tx.live_codes(id, req.now).await?;
+    let (admitted, invitation) = match account {
+        Some(_) => (true, None),
+        None => admission(tx, &req.signup, &row.email, req.now).await?,
+    };
     let decision = signin::judge_code(&CodeFacts {
         challenge: &row,
         max_attempts: req.max_attempts,
@@ -261,6 +319,7 @@ pub(super) async fn verify(
         account,
         named: req.name.is_some(),
         names_after_code: req.names_after_code,
+        admitted,
         now: req.now,
     });
     Ok(match decision {
@@ -275,6 +334,10 @@ pub(super) async fn verify(
             })
         }
         CodeDecision::NameRequired => VerifyOutcome::NameRequired(info),
+        CodeDecision::SignupClosed => {
+            tx.finish(id, req.now).await?;
+            VerifyOutcome::SignupClosed
+        }
         CodeDecision::HoldForName => {
             tx.hold_for_name(id, req.now, req.now + req.name_window_secs)
                 .await?;
@@ -286,6 +349,7 @@ pub(super) async fn verify(
                 id,
                 &row,
                 account,
+                invitation,
                 req.name.as_ref(),
                 &req.session,
                 req.now,
@@ -308,17 +372,26 @@ pub(super) async fn complete(
         Err(closed) => return Ok(CompleteOutcome::Closed(closed)),
     };
     let account = tx.account_of(&row.email).await?;
-    Ok(match signin::judge_name(&row, account, req.now) {
+    let (admitted, invitation) = match account {
+        Some(_) => (true, None),
+        None => admission(tx, &req.signup, &row.email, req.now).await?,
+    };
+    Ok(match signin::judge_name(&row, account, admitted, req.now) {
         NameDecision::CodeNeeded => {
             CompleteOutcome::CodeNeeded(describe(id, &row, account, req.max_attempts))
         }
         NameDecision::Closed(closed) => CompleteOutcome::Closed(closed),
+        NameDecision::SignupClosed => {
+            tx.finish(id, req.now).await?;
+            CompleteOutcome::SignupClosed
+        }
         NameDecision::SignIn(account) => {
             let (session, new_user) = sign_in(
                 tx,
                 id,
                 &row,
                 account,
+                invitation,
                 Some(&req.name),
                 &req.session,
                 req.now,

@@ -95,10 +95,17 @@ async fn start(
 impl TestApp {
     /// Stops this instance and starts a new one on the same database, SMTP server
     /// and siteverify stand-in (a restart, as after a deploy).
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(|_| {}).await
+    }
+
+    /// [`restart`](Self::restart) with the configuration changed by `change`.
+    pub async fn restart_with(mut self, change: impl FnOnce(&mut Config)) -> TestApp {
         self.shut_down().await;
+        let mut config = self.config.clone();
+        change(&mut config);
         let (config, smtp, siteverify, dir, clock) = (
-            self.config.clone(),
+            config,
             self.smtp.clone(),
             self.siteverify.clone(),
             self.dir.clone(),

@@ -1,6 +1,7 @@
 //! The operator's commands (`check`, `send-test-email`, `users`, `sessions`), run as
 //! the real binary against a database that real sign-ups filled.
 
+mod access;
 mod check;
 mod mail;
 mod sessions;

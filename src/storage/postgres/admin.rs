@@ -20,6 +20,7 @@ fn user_row(row: &Row) -> UserOverview {
         first_name: row.get(2),
         last_name: row.get(3),
         emails: Vec::new(),
+        groups: Vec::new(),
         live_sessions: u64::try_from(row.get::<_, i64>(4)).unwrap_or(0),
     }
 }
@@ -58,6 +59,7 @@ async fn find_user(
         .iter()
         .map(|row| row.get(0))
         .collect();
+    user.groups = super::access::groups_of(client, user.id).await?;
     Ok(Some(user))
 }
 
@@ -110,8 +112,20 @@ impl Postgres {
             for row in &rows {
                 emails.entry(row.get(0)).or_default().push(row.get(1));
             }
+            let mut groups: HashMap<i64, Vec<String>> = HashMap::new();
+            let rows = client
+                .query(
+                    "SELECT ug.user_id, g.name FROM user_groups ug \
+                     JOIN groups g ON g.id = ug.group_id ORDER BY g.name",
+                    &[],
+                )
+                .await?;
+            for row in &rows {
+                groups.entry(row.get(0)).or_default().push(row.get(1));
+            }
             for user in &mut users {
                 user.emails = emails.remove(&user.id).unwrap_or_default();
+                user.groups = groups.remove(&user.id).unwrap_or_default();
             }
             Ok(users)
         })

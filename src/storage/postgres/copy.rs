@@ -59,6 +59,44 @@ const TABLES: &[Table] = &[
                  ON CONFLICT (email) DO NOTHING",
     },
     Table {
+        name: "groups",
+        select: "SELECT id, name, created_at FROM groups ORDER BY id",
+        kinds: &[Kind::Int, Kind::Text, Kind::Int],
+        insert: "INSERT INTO groups (id, name, created_at) \
+                 SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::BIGINT[]) ON CONFLICT DO NOTHING",
+    },
+    Table {
+        name: "user_groups",
+        select: "SELECT user_id, group_id, created_at FROM user_groups ORDER BY user_id, group_id",
+        kinds: &[Kind::Int, Kind::Int, Kind::Int],
+        insert: "INSERT INTO user_groups (user_id, group_id, created_at) \
+                 SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[]) ON CONFLICT DO NOTHING",
+    },
+    Table {
+        name: "invitations",
+        select: "SELECT id, email, created_at, expires_at, used_at, revoked_at FROM invitations \
+                 ORDER BY id",
+        kinds: &[
+            Kind::Int,
+            Kind::Text,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+        ],
+        insert: "INSERT INTO invitations (id, email, created_at, expires_at, used_at, revoked_at) \
+                 SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], \
+                 $5::BIGINT[], $6::BIGINT[]) ON CONFLICT DO NOTHING",
+    },
+    Table {
+        name: "invitation_groups",
+        select: "SELECT invitation_id, group_id FROM invitation_groups \
+                 ORDER BY invitation_id, group_id",
+        kinds: &[Kind::Int, Kind::Int],
+        insert: "INSERT INTO invitation_groups (invitation_id, group_id) \
+                 SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[]) ON CONFLICT DO NOTHING",
+    },
+    Table {
         name: "user_sessions",
         select: "SELECT token_hash, user_id, created_at, public_id, expires_at, user_agent, \
                  last_seen_at FROM user_sessions WHERE expires_at > ?1 ORDER BY token_hash",
@@ -211,12 +249,14 @@ impl Postgres {
             report.tables.push((table.name, *read, added));
         }
         check_same_people(&tx, &tables[0].1, &tables[1].1).await?;
-        // Later sign-ups must not reuse a copied id.
-        tx.batch_execute(
-            "SELECT setval(pg_get_serial_sequence('users', 'id'), \
-             greatest((SELECT max(id) FROM users), 1))",
-        )
-        .await?;
+        // Later sign-ups, groups and invitations must not reuse a copied id.
+        for table in ["users", "groups", "invitations"] {
+            tx.batch_execute(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                 greatest((SELECT max(id) FROM {table}), 1))"
+            ))
+            .await?;
+        }
         tx.commit().await?;
         Ok(report)
     }

@@ -3,6 +3,7 @@
 //! locks and advisory locks taken inside each transaction, so attempt counts and
 //! limits hold across instances.
 
+mod access;
 mod admin;
 mod copy;
 mod outbox;
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_schema.sql"),
     include_str!("../../../migrations/postgres/0002_email_lookup.sql"),
     include_str!("../../../migrations/postgres/0003_mail_kinds.sql"),
+    include_str!("../../../migrations/postgres/0004_access.sql"),
 ];
 
 /// Held while migrating, so that instances starting together migrate once.

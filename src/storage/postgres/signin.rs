@@ -7,10 +7,11 @@ use deadpool_postgres::GenericClient;
 
 use super::{Postgres, StorageError, sessions};
 use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName, TokenHash};
-use crate::rules::{Challenge, Closed, EventKind, Limits, Probe};
+use crate::rules::{Challenge, Closed, EventKind, Probe};
 use crate::storage::records::{
     ChallengeInfo, CodeMail, CompleteOutcome, CompleteRequest, NewChallenge, NewMail, NewSession,
-    ResendOutcome, ResendRequest, SessionRecord, StartOutcome, VerifyOutcome, VerifyRequest,
+    ResendOutcome, ResendRequest, SessionRecord, StartOutcome, StartRules, VerifyOutcome,
+    VerifyRequest,
 };
 use crate::storage::signin::{self, LockScope, SignInTx};
 
@@ -243,6 +244,19 @@ impl<C: GenericClient + Sync> SignInTx for Tx<'_, C> {
     async fn enqueue(&self, mail: &NewMail, now: i64) -> anyhow::Result<()> {
         super::outbox::insert(self.db, mail, now).await
     }
+
+    async fn live_invitation(&self, email: &EmailAddress, now: i64) -> anyhow::Result<Option<i64>> {
+        super::access::live_invitation(self.db, email, now).await
+    }
+
+    async fn accept_invitation(
+        &self,
+        invitation: i64,
+        user_id: i64,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        super::access::accept_invitation(self.db, invitation, user_id, now).await
+    }
 }
 
 impl<C: GenericClient + Sync> Tx<'_, C> {
@@ -278,14 +292,13 @@ impl Postgres {
     pub async fn start_challenge(
         &self,
         new: NewChallenge,
-        limits: Limits,
-        max_attempts: u32,
+        rules: StartRules,
         now: i64,
     ) -> Result<StartOutcome, StorageError> {
         self.guard("start a sign-in", async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let outcome = signin::start(&locking(&tx), new, &limits, max_attempts, now).await?;
+            let outcome = signin::start(&locking(&tx), new, &rules, now).await?;
             tx.commit().await?;
             Ok(outcome)
         })

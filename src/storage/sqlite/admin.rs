@@ -49,8 +49,18 @@ impl Sqlite {
                 let (user_id, email) = row?;
                 emails.entry(user_id).or_default().push(email);
             }
+            let mut groups: HashMap<i64, Vec<String>> = HashMap::new();
+            let mut stmt = conn.prepare(
+                "SELECT ug.user_id, g.name FROM user_groups ug JOIN groups g ON g.id = ug.group_id \
+                 ORDER BY g.name",
+            )?;
+            for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?)))? {
+                let (user_id, name) = row?;
+                groups.entry(user_id).or_default().push(name);
+            }
             for user in &mut users {
                 user.emails = emails.remove(&user.id).unwrap_or_default();
+                user.groups = groups.remove(&user.id).unwrap_or_default();
             }
             Ok(users)
         })
@@ -159,6 +169,7 @@ fn user_row(row: &Row) -> r2d2_sqlite::rusqlite::Result<UserOverview> {
         first_name: row.get(2)?,
         last_name: row.get(3)?,
         emails: Vec::new(),
+        groups: Vec::new(),
         live_sessions: row.get(4)?,
     })
 }
@@ -194,6 +205,7 @@ fn find_user(
         .prepare("SELECT email FROM user_emails WHERE user_id = ?1 ORDER BY created_at, email")?
         .query_map([user.id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    user.groups = super::access::groups_of(conn, user.id)?;
     Ok(Some(user))
 }
 

@@ -1,6 +1,7 @@
 //! The embedded backend: one SQLite file, its SQL in this folder's files. SQLite
 //! work runs on tokio's blocking pool, so it never blocks the executor.
 
+mod access;
 mod admin;
 mod maintenance;
 mod outbox;
@@ -25,6 +26,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0003_mail_language.sql"),
     include_str!("../../../migrations/0004_email_lookup.sql"),
     include_str!("../../../migrations/0005_mail_kinds.sql"),
+    include_str!("../../../migrations/0006_access.sql"),
 ];
 
 /// The embedded backend: one SQLite file. Reads share a small pool; writes go

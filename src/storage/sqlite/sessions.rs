@@ -4,7 +4,7 @@ use r2d2_sqlite::rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Sqlite, StorageError};
 use crate::domain::{EmailAddress, PersonName, PublicSessionId, TokenHash};
-use crate::storage::records::{NewSession, SessionRecord, SessionSummary};
+use crate::storage::records::{NewSession, SessionRecord, SessionSummary, split_groups};
 
 pub(super) fn insert(
     tx: &Connection,
@@ -39,7 +39,9 @@ pub(super) fn find(
         "SELECT s.user_id, u.first_name, u.last_name, \
                 (SELECT e.email FROM user_emails e WHERE e.user_id = s.user_id \
                  ORDER BY e.created_at, e.email LIMIT 1), \
-                s.public_id, s.created_at, s.expires_at, coalesce(s.last_seen_at, s.created_at) \
+                s.public_id, s.created_at, s.expires_at, coalesce(s.last_seen_at, s.created_at), \
+                (SELECT group_concat(g.name, ',' ORDER BY g.name) FROM user_groups ug \
+                 JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = s.user_id) \
          FROM user_sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = ?1 AND s.expires_at > ?2",
     )?
@@ -53,6 +55,7 @@ pub(super) fn find(
             created_at: row.get(5)?,
             expires_at: row.get(6)?,
             last_seen_at: row.get(7)?,
+            groups: split_groups(row.get(8)?),
         })
     })
     .optional()

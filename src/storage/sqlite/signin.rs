@@ -9,10 +9,11 @@ use r2d2_sqlite::rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Sqlite, StorageError, sessions};
 use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName, TokenHash};
-use crate::rules::{Challenge, Closed, EventKind, Limits, Probe};
+use crate::rules::{Challenge, Closed, EventKind, Probe};
 use crate::storage::records::{
     ChallengeInfo, CodeMail, CompleteOutcome, CompleteRequest, NewChallenge, NewMail, NewSession,
-    ResendOutcome, ResendRequest, SessionRecord, StartOutcome, VerifyOutcome, VerifyRequest,
+    ResendOutcome, ResendRequest, SessionRecord, StartOutcome, StartRules, VerifyOutcome,
+    VerifyRequest,
 };
 use crate::storage::signin::{self, LockScope, SignInTx};
 
@@ -214,6 +215,21 @@ impl SignInTx for Tx<'_> {
         super::outbox::insert(self.0, mail, now)?;
         Ok(())
     }
+
+    async fn live_invitation(&self, email: &EmailAddress, now: i64) -> anyhow::Result<Option<i64>> {
+        Ok(super::access::live_invitation(self.0, email, now)?)
+    }
+
+    async fn accept_invitation(
+        &self,
+        invitation: i64,
+        user_id: i64,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        Ok(super::access::accept_invitation(
+            self.0, invitation, user_id, now,
+        )?)
+    }
 }
 
 impl Tx<'_> {
@@ -246,12 +262,11 @@ impl Sqlite {
     pub async fn start_challenge(
         &self,
         new: NewChallenge,
-        limits: Limits,
-        max_attempts: u32,
+        rules: StartRules,
         now: i64,
     ) -> Result<StartOutcome, StorageError> {
         self.write_any("start a sign-in", move |tx| {
-            run_step(signin::start(&Tx(tx), new, &limits, max_attempts, now))
+            run_step(signin::start(&Tx(tx), new, &rules, now))
         })
         .await
     }

@@ -32,7 +32,7 @@ async fn a_new_address_signs_up_through_the_api_and_later_signs_in_without_a_nam
     let body = json_of(response, StatusCode::OK).await;
     assert_eq!(
         body["user"],
-        json!({"id": 1, "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace"})
+        json!({"id": 1, "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace", "groups": []})
     );
     assert_eq!(token(&body).len(), 43, "a 256-bit token");
     assert!(
