@@ -15,11 +15,12 @@ use crate::helpers::{CodePage, browser, spawn_app};
 fn whoami(req: &Request) -> String {
     let header = |name: &str| req.header(name).unwrap_or("-").to_owned();
     format!(
-        "path={} user={} email={} name={}",
+        "path={} user={} email={} name={} groups={}",
         req.uri().path(),
         header("x-doorcode-user-id"),
         header("x-doorcode-email"),
-        header("x-doorcode-name")
+        header("x-doorcode-name"),
+        header("x-doorcode-groups")
     )
 }
 
@@ -170,7 +171,35 @@ async fn nginx_lets_in_only_signed_in_people_and_tells_the_app_who_they_are() {
     assert_eq!(inside.status(), StatusCode::OK);
     assert_eq!(
         inside.text().await.unwrap(),
-        "path=/reports user=1 email=nginx@example.com name=Nia Ginx"
+        "path=/reports user=1 email=nginx@example.com name=Nia Ginx groups=-"
+    );
+
+    // /admin/ is for the admins group only: signed in is not enough.
+    let admin_page = person.get(site("/admin/users")).send().await.unwrap();
+    assert_eq!(admin_page.status(), StatusCode::FORBIDDEN);
+    for args in [
+        &["groups", "create", "admins"][..],
+        &["groups", "add", "admins", "nginx@example.com"],
+    ] {
+        let ran = crate::operator::admin(&doorcode, args).await;
+        assert_eq!(ran.code, Some(0), "{args:?}: {}", ran.stderr);
+    }
+    let admin_page = person
+        .get(site("/admin/users"))
+        .header("x-doorcode-groups", "forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin_page.status(), StatusCode::OK);
+    assert_eq!(
+        admin_page.text().await.unwrap(),
+        "path=/admin/users user=1 email=nginx@example.com name=Nia Ginx groups=admins"
+    );
+    let stranger = browser().get(site("/admin/users")).send().await.unwrap();
+    assert_eq!(
+        stranger.status(),
+        StatusCode::FOUND,
+        "signed out: sent to sign in"
     );
 
     let out = person.post(site("/logout")).send().await.unwrap();

@@ -16,10 +16,10 @@ use serde_json::Value;
 use crate::helpers::{TestApp, browser, set_cookies};
 
 /// What a run of the binary printed, and how it ended.
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Ran {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Ran {
@@ -69,7 +69,7 @@ async fn doorcode(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Ran {
 
 /// doorcode run against `app`'s database (with its secret, whether in a file beside
 /// a SQLite database or in the settings).
-async fn admin(app: &TestApp, args: &[&str]) -> Ran {
+pub(crate) async fn admin(app: &TestApp, args: &[&str]) -> Ran {
     let env = app.database_env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     doorcode(app.dir.path(), &env, args).await
