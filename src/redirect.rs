@@ -5,12 +5,24 @@
 use url::Url;
 
 use crate::config::BaseUrl;
+use crate::domain::host_is_under;
 
 /// Longest `next` considered; longer ones are dropped rather than truncated.
 const MAX_LEN: usize = 2048;
 
+/// Where a person may be returned to besides the site itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Targets<'a> {
+    /// `server.allowed_redirect_hosts`.
+    pub hosts: &'a [String],
+    /// `session.cookie_domain`: every host under it shares the session, so every
+    /// host under it may be returned to.
+    pub cookie_domain: Option<&'a str>,
+}
+
 /// The absolute URL to return to, if `raw` is a safe target.
-pub fn safe_next(raw: &str, base: &BaseUrl, allowed_hosts: &[String]) -> Option<String> {
+pub fn safe_next(raw: &str, base: &BaseUrl, targets: Targets<'_>) -> Option<String> {
+    let allowed_hosts = targets.hosts;
     let raw = raw.trim();
     if raw.is_empty() || raw.len() > MAX_LEN {
         return None;
@@ -47,14 +59,54 @@ pub fn safe_next(raw: &str, base: &BaseUrl, allowed_hosts: &[String]) -> Option<
             }
             None => allowed.eq_ignore_ascii_case(host),
         });
+    let shares_cookie = targets
+        .cookie_domain
+        .is_some_and(|domain| host_is_under(&host.to_ascii_lowercase(), domain));
     // An allowed host still has to match the site's https-ness: no downgrade to http.
     let scheme_ok = !base.is_https() || url.scheme() == "https";
-    (same_origin || (listed && scheme_ok)).then(|| url.to_string())
+    (same_origin || ((listed || shares_cookie) && scheme_ok)).then(|| url.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn targets(hosts: &[String]) -> Targets<'_> {
+        Targets {
+            hosts,
+            cookie_domain: None,
+        }
+    }
+
+    #[test]
+    fn with_a_cookie_domain_every_host_under_it_may_be_returned_to() {
+        let base = BaseUrl::parse("https://auth.example.com").unwrap();
+        let shared = Targets {
+            hosts: &[],
+            cookie_domain: Some("example.com"),
+        };
+        let cases = [
+            ("https://grafana.example.com/d/1", true),
+            ("https://a.b.example.com/", true),
+            ("https://example.com/", true),
+            ("https://GRAFANA.Example.com/", true),
+            ("http://grafana.example.com/", false),
+            ("https://evil-example.com/", false),
+            ("https://example.com.evil.test/", false),
+            ("https://grafana.example.com@evil.test/", false),
+        ];
+        for (raw, allowed) in cases {
+            assert_eq!(
+                safe_next(raw, &base, shared).is_some(),
+                allowed,
+                "next={raw:?}"
+            );
+        }
+        assert_eq!(
+            safe_next("https://grafana.example.com/", &base, targets(&[])),
+            None
+        );
+    }
 
     #[test]
     fn only_the_site_and_listed_hosts_are_returned_to() {
@@ -109,13 +161,13 @@ mod tests {
         ];
         for (raw, expected) in cases {
             assert_eq!(
-                safe_next(raw, &base, &allowed).as_deref(),
+                safe_next(raw, &base, targets(&allowed)).as_deref(),
                 expected,
                 "next={raw:?}"
             );
         }
         let long = format!("/{}", "a".repeat(MAX_LEN));
-        assert_eq!(safe_next(&long, &base, &allowed), None);
+        assert_eq!(safe_next(&long, &base, targets(&allowed)), None);
     }
 
     #[test]
@@ -134,7 +186,7 @@ mod tests {
         ];
         for (raw, allowed_to) in cases {
             assert_eq!(
-                safe_next(raw, &base, &allowed).is_some(),
+                safe_next(raw, &base, targets(&allowed)).is_some(),
                 allowed_to,
                 "{raw}"
             );
@@ -145,9 +197,9 @@ mod tests {
     fn an_http_site_may_return_to_listed_hosts_over_http() {
         let base = BaseUrl::parse("http://localhost:8080").unwrap();
         let allowed = vec!["app.localhost".to_string()];
-        assert!(safe_next("http://app.localhost:3000/", &base, &allowed).is_some());
+        assert!(safe_next("http://app.localhost:3000/", &base, targets(&allowed)).is_some());
         assert!(
-            safe_next("http://localhost:8081/", &base, &allowed).is_none(),
+            safe_next("http://localhost:8081/", &base, targets(&allowed)).is_none(),
             "another port is another origin"
         );
     }

@@ -132,7 +132,7 @@ impl Application {
             },
         };
         let state = Arc::new(AppState {
-            cookies: CookieNames::new(&config),
+            cookies: CookieNames::new(&config, settings.cookie_domain.clone()),
             sessions: Sessions::new(storage.clone(), clock.clone(), settings.sessions),
             signin,
             config,

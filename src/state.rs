@@ -30,16 +30,26 @@ pub struct CookieNames {
     pub session: String,
     pub login: String,
     pub secure: bool,
+    /// `session.cookie_domain`: the session cookie goes to this domain and its
+    /// subdomains. The other cookies stay with doorcode's host.
+    pub session_domain: Option<String>,
 }
 
 impl CookieNames {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, session_domain: Option<String>) -> Self {
         let secure = config.server.base_url.is_https();
-        let prefix = if secure { "__Host-" } else { "" };
+        let host_only = if secure { "__Host-" } else { "" };
+        // `__Host-` forbids a Domain attribute; `__Secure-` keeps the rest of its
+        // promise (sent only over https, set only by a secure page).
+        let session_prefix = match (&session_domain, secure) {
+            (Some(_), true) => "__Secure-",
+            _ => host_only,
+        };
         Self {
-            session: format!("{prefix}{}", config.session.cookie_name),
-            login: format!("{prefix}doorcode_login"),
+            session: format!("{session_prefix}{}", config.session.cookie_name),
+            login: format!("{host_only}doorcode_login"),
             secure,
+            session_domain,
         }
     }
 }

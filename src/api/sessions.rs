@@ -98,7 +98,7 @@ impl SessionApi {
         let active = require(&state, jar, &presented).await?;
         state.sessions.end(active.token.expose()).await?;
         if presented.via_cookie() {
-            cookies::clear(jar, &state, &state.cookies.session);
+            cookies::clear_session(jar, &state);
         }
         Ok(SignedOut::Ok)
     }
@@ -156,7 +156,7 @@ impl SessionApi {
         }
         tracing::info!(user_id, "ended a session from the API");
         if id.0 == active.record.public_id.as_str() && presented.via_cookie() {
-            cookies::clear(jar, &state, &state.cookies.session);
+            cookies::clear_session(jar, &state);
         }
         Ok(Ended::Ok)
     }

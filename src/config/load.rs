@@ -296,6 +296,27 @@ mod tests {
                 "security.secret_key",
             ),
             ("[signup]\nask_name = \"never\"\n", &[], "signup.ask_name"),
+            ("[signup]\nmode = \"friends\"\n", &[], "signup.mode"),
+            (
+                "[signup]\nmode = \"domains\"\n",
+                &[],
+                "signup.allowed_domains",
+            ),
+            (
+                "[signup]\nmode = \"domains\"\nallowed_domains = [\"not a domain\"]\n",
+                &[],
+                "signup.allowed_domains",
+            ),
+            (
+                "",
+                &[("DOORCODE_SESSION_COOKIE_DOMAIN", "other.test")],
+                "session.cookie_domain",
+            ),
+            (
+                "",
+                &[("DOORCODE_SESSION_COOKIE_DOMAIN", "_bad_")],
+                "session.cookie_domain",
+            ),
             ("[database]\nurl = \"mysql://x/y\"\n", &[], "database.url"),
             (
                 "[database]\nurl = \"postgres://x/y\"\n",

@@ -177,6 +177,7 @@ pub struct SessionConfig {
     pub ttl_secs: NonZeroU64,
     pub max_lifetime_secs: NonZeroU64,
     pub cookie_name: String,
+    pub cookie_domain: String,
 }
 
 impl Default for SessionConfig {
@@ -185,6 +186,7 @@ impl Default for SessionConfig {
             ttl_secs: NonZeroU64::new(2_592_000).expect("non-zero"),
             max_lifetime_secs: NonZeroU64::new(7_776_000).expect("non-zero"),
             cookie_name: "doorcode_session".into(),
+            cookie_domain: String::new(),
         }
     }
 }

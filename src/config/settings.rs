@@ -14,7 +14,7 @@ use lettre::transport::smtp::AsyncSmtpTransport;
 use super::load::ConfigError;
 use super::smtp::Target;
 use super::{AskName, Config, Secret};
-use crate::domain::{ServerSecret, domain_name};
+use crate::domain::{ServerSecret, domain_name, host_is_under};
 use crate::i18n::Language;
 use crate::rules::sessions::Lifetimes;
 use crate::rules::{Limits, SignupMode, SignupPolicy};
@@ -36,6 +36,9 @@ pub struct Settings {
     pub sessions: Lifetimes,
     pub limits: Limits,
     pub ask_name: AskName,
+    /// The domain the session cookie is sent to (`session.cookie_domain`), as
+    /// A-labels; `None`: host-only.
+    pub cookie_domain: Option<String>,
     /// Who may make an account.
     pub signup: SignupPolicy,
     /// How long an invitation works.
@@ -175,6 +178,7 @@ impl Settings {
             },
             ask_name: config.signup.ask_name,
             signup: signup(config)?,
+            cookie_domain: cookie_domain(config)?,
             invite_ttl_secs: secs(config.signup.invite_ttl_secs.get()),
             metrics_listen: metrics_listen(&config.metrics.listen)?,
             proxies: match config.server.trust_proxy_headers {
@@ -257,6 +261,29 @@ fn turnstile(config: &Config) -> Result<Option<TurnstileKeys>, ConfigError> {
         secret_key: turnstile.secret_key.clone(),
         verify_url: turnstile.verify_url.clone(),
     }))
+}
+
+/// `session.cookie_domain`, which must hold doorcode's own host: a browser ignores
+/// a cookie for a domain the page is not under.
+fn cookie_domain(config: &Config) -> Result<Option<String>, ConfigError> {
+    let raw = config.session.cookie_domain.trim().trim_start_matches('.');
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let Some(domain) = domain_name(raw) else {
+        return fail(format!(
+            "session.cookie_domain: `{raw}` is not a domain name like example.com"
+        ));
+    };
+    let host = config.server.base_url.host().to_ascii_lowercase();
+    if !host_is_under(&host, &domain) {
+        return fail(format!(
+            "session.cookie_domain: server.base_url's host {host} is not under {domain}, so \
+             browsers would refuse the cookie (use a domain that holds it, e.g. the part after \
+             the first dot)"
+        ));
+    }
+    Ok(Some(domain))
 }
 
 /// The mode, and its domains in the form addresses store theirs.

@@ -91,11 +91,7 @@ impl EmailAddress {
     /// the domain itself or one of its subdomains, never a look-alike that merely
     /// ends the same (`evil-example.com` is not under `example.com`).
     pub fn is_under(&self, domain: &str) -> bool {
-        let own = self.domain();
-        own == domain
-            || own
-                .strip_suffix(domain)
-                .is_some_and(|head| head.ends_with('.'))
+        host_is_under(self.domain(), domain)
     }
 
     /// Trusts a value that was parsed before it was stored.
@@ -149,6 +145,16 @@ fn unquote(local: &str) -> Result<&str, EmailError> {
     } else {
         Err(EmailError::Invalid)
     }
+}
+
+/// Whether `host` is `domain` or one of its subdomains (both lower case): never a
+/// look-alike that merely ends the same (`evil-example.com` is not under
+/// `example.com`).
+pub fn host_is_under(host: &str, domain: &str) -> bool {
+    host == domain
+        || host
+            .strip_suffix(domain)
+            .is_some_and(|head| head.ends_with('.'))
 }
 
 /// A domain as addresses store theirs (IDNA A-labels after UTS 46 mapping, lower

@@ -9,7 +9,7 @@ mod secret;
 mod token;
 
 pub use code::{CodeHash, LoginCode, LoginCodeError};
-pub use email::{EmailAddress, EmailError, domain_name, mask_addresses};
+pub use email::{EmailAddress, EmailError, domain_name, host_is_under, mask_addresses};
 pub use group::{GROUP_NAME_MAX, GroupName, GroupNameError};
 pub use keys::{ChallengeId, PublicSessionId, TokenHash};
 pub use name::{NameError, PersonName};

@@ -95,7 +95,7 @@ pub async fn logout(
             .await
             .map_err(|e| PageError::unavailable(&state, *lang.0, "sign out", e))?;
     }
-    cookies::clear(jar, &state, &state.cookies.session);
+    cookies::clear_session(jar, &state);
     cookies::set_notice(jar, &state, cookies::Notice::SignedOut);
     Ok(see_other("/login"))
 }

@@ -14,7 +14,7 @@ use crate::login::{self, CodeProblem, LoginError, NameInput, Verified};
 use crate::pages::{
     CodeView, FieldError, LoginView, NameView, code_page, login_page, message_page, name_page,
 };
-use crate::redirect::safe_next;
+use crate::redirect::{Targets, safe_next};
 use crate::state::AppState;
 use crate::storage::ChallengeInfo;
 use crate::storage::Refusal;
@@ -33,8 +33,11 @@ struct Carry<'a> {
 impl Carry<'_> {
     fn with_next(state: &AppState, raw: Option<&str>) -> Self {
         let server = &state.config.server;
-        let next =
-            raw.and_then(|raw| safe_next(raw, &server.base_url, &server.allowed_redirect_hosts));
+        let targets = Targets {
+            hosts: &server.allowed_redirect_hosts,
+            cookie_domain: state.settings.cookie_domain.as_deref(),
+        };
+        let next = raw.and_then(|raw| safe_next(raw, &server.base_url, targets));
         Carry {
             next,
             ..Carry::default()

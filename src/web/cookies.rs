@@ -25,10 +25,19 @@ fn base_cookie(state: &AppState, name: &str, value: &str) -> Cookie {
     cookie
 }
 
+/// The session cookie: host-only, or for `session.cookie_domain` when set.
+fn session_cookie(state: &AppState, value: &str) -> Cookie {
+    let mut cookie = base_cookie(state, &state.cookies.session, value);
+    if let Some(domain) = &state.cookies.session_domain {
+        cookie.set_domain(domain);
+    }
+    cookie
+}
+
 /// Sent when a session starts and when its expiry slides forward, living as long
 /// as the session now does.
 pub fn set_session(jar: &CookieJar, state: &AppState, token: &str, max_age_secs: i64) {
-    let mut cookie = base_cookie(state, &state.cookies.session, token);
+    let mut cookie = session_cookie(state, token);
     let max_age = u64::try_from(max_age_secs).unwrap_or_default();
     cookie.set_max_age(Duration::from_secs(max_age));
     jar.add(cookie);
@@ -48,7 +57,7 @@ pub fn apply(jar: &CookieJar, state: &AppState, action: &CookieAction) {
             token,
             max_age_secs,
         } => set_session(jar, state, token.expose(), *max_age_secs),
-        CookieAction::Clear => clear(jar, state, &state.cookies.session),
+        CookieAction::Clear => clear_session(jar, state),
     }
 }
 
@@ -69,6 +78,13 @@ pub fn send(jar: &CookieJar, response: &mut Response) {
 /// original, which `__Host-` cookies need for the removal to be accepted.
 pub fn clear(jar: &CookieJar, state: &AppState, name: &str) {
     let mut cookie = base_cookie(state, name, "");
+    cookie.set_max_age(Duration::ZERO);
+    jar.add(cookie);
+}
+
+/// Drops the session cookie, with the domain it was set for.
+pub fn clear_session(jar: &CookieJar, state: &AppState) {
+    let mut cookie = session_cookie(state, "");
     cookie.set_max_age(Duration::ZERO);
     jar.add(cookie);
 }

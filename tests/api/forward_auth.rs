@@ -1,5 +1,6 @@
 //! `/auth/check` for reverse proxies, and `next=` after sign-in without open redirects.
 
+use doorcode::config::BaseUrl;
 use reqwest::StatusCode;
 
 use crate::helpers::{
@@ -213,4 +214,114 @@ fn urlencode(value: &str) -> String {
             }
         })
         .collect()
+}
+
+/// With `session.cookie_domain`, one sign-in at auth.example.com is good for every
+/// app under example.com: the cookie names the domain, `next` may go to any host
+/// under it (and only there), and forward auth for another host accepts it.
+#[tokio::test]
+async fn a_cookie_domain_shares_one_sign_in_across_subdomains() {
+    let app = spawn_app_with(|c| {
+        c.server.base_url = BaseUrl::parse("https://auth.example.com").unwrap();
+        c.session.cookie_domain = "Example.com".into();
+    })
+    .await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let ask = |next: &'static str| {
+        let (app, client) = (&app, &no_redirects);
+        async move {
+            let email = "sso@example.com";
+            let form = [
+                ("email", email),
+                ("cf-turnstile-response", "XXXX.DUMMY.TOKEN.XXXX"),
+                ("next", next),
+            ];
+            let response = client
+                .post(app.url("/login"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            // The test client speaks http and keeps no Secure cookies: carry the
+            // browser binding by hand.
+            let binding = set_cookies(&response)
+                .into_iter()
+                .find(|c| c.starts_with("__Host-doorcode_login="))
+                .expect("the binding stays host-only");
+            assert!(!binding.contains("Domain"));
+            let page = CodePage::from_html(&response.text().await.unwrap());
+            let code = app.code_for(email).await;
+            client
+                .post(app.url("/login/verify"))
+                .header("cookie", binding.split(';').next().unwrap())
+                .form(&[
+                    ("challenge", page.challenge.as_str()),
+                    ("code", code.as_str()),
+                    ("first_name", "Sso"),
+                    ("next", next),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let signed_in = ask("https://grafana.example.com/d/home").await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        signed_in.headers()["location"],
+        "https://grafana.example.com/d/home"
+    );
+    let cookie = set_cookies(&signed_in)
+        .into_iter()
+        .find(|c| c.starts_with("__Secure-doorcode_session="))
+        .expect("a __Secure- session cookie, as __Host- cannot name a domain");
+    for part in [
+        "Domain=example.com",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/",
+    ] {
+        assert!(cookie.contains(part), "{part} missing from {cookie}");
+    }
+    let pair = cookie.split(';').next().unwrap().to_owned();
+
+    // A proxy for grafana.example.com asks with the cookie the browser sent there.
+    let check = no_redirects
+        .get(app.url("/auth/check"))
+        .header("host", "grafana.example.com")
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(check.status(), StatusCode::OK);
+    assert_eq!(check.headers()["x-doorcode-email"], "sso@example.com");
+
+    // Hosts outside the domain, and plain http, are never returned to.
+    for outside in [
+        "https://evil-example.com/",
+        "https://example.com.evil.test/",
+        "http://grafana.example.com/",
+    ] {
+        let response = ask(outside).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()["location"], "/", "next={outside}");
+    }
+
+    // Signing out clears the cookie for the whole domain.
+    let out = no_redirects
+        .post(app.url("/logout"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    let cleared = set_cookies(&out)
+        .into_iter()
+        .find(|c| c.starts_with("__Secure-doorcode_session=;"))
+        .expect("the session cookie is cleared");
+    assert!(cleared.contains("Domain=example.com") && cleared.contains("Max-Age=0"));
 }
