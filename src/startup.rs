@@ -94,7 +94,6 @@ impl Application {
             app_name: config.server.app_name.clone(),
             base_url: config.server.base_url.origin().to_owned(),
             code_minutes: config.code.ttl_secs.get().div_ceil(60),
-            invite_days: config.signup.invite_ttl_secs.get().div_ceil(86_400),
             default_language: config.server.default_language(),
         };
         let metrics = Arc::new(Metrics::new());

@@ -114,6 +114,12 @@ pub(super) async fn invite(
     email: EmailAddress,
     groups: Vec<GroupName>,
 ) -> Result<(), CliError> {
+    if config.signup.mode == SignupMode::Closed {
+        return Err(CliError::Failed(anyhow::anyhow!(
+            "signup.mode is \"closed\": nobody can make an account, invited or not, so no \
+             invitation was made (set it to \"invite\", \"domains\" or \"open\" first)"
+        )));
+    }
     let storage = open_existing(&config.database.target()).await?;
     let now = Clock::default().now();
     let ttl = i64::try_from(config.signup.invite_ttl_secs.get()).unwrap_or(i64::MAX / 4);
@@ -155,8 +161,11 @@ pub(super) async fn invite(
                 email.as_str(),
                 utc(expires_at)
             );
-            if let Some(warning) = mode_warning(config.signup.mode) {
-                eprintln!("doorcode: note: {warning}");
+            if config.signup.mode == SignupMode::Open {
+                eprintln!(
+                    "doorcode: note: signup.mode is \"open\": anyone may make an account; the \
+                     invitation only puts this address in its groups"
+                );
             }
             Ok(())
         }
@@ -172,21 +181,6 @@ pub(super) async fn invite(
                 .collect::<Vec<_>>()
                 .join(", ")
         ))),
-    }
-}
-
-/// What an invitation means in a mode where it is not what admits people.
-fn mode_warning(mode: SignupMode) -> Option<&'static str> {
-    match mode {
-        SignupMode::Closed => Some(
-            "signup.mode is \"closed\": nobody can make an account, invited or not, until it is \
-             \"invite\", \"domains\" or \"open\"",
-        ),
-        SignupMode::Open => Some(
-            "signup.mode is \"open\": anyone may make an account; the invitation only puts this \
-             address in its groups",
-        ),
-        SignupMode::Invite | SignupMode::Domains => None,
     }
 }
 

@@ -139,7 +139,7 @@ pub struct RevokeArgs {
     pub all: bool,
 }
 
-/// How a command failed, which decides the exit status.
+/// `doorcode invite`: one of an address, `--list` or `--revoke`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("what").required(true).multiple(false).args(["address", "list", "revoke"])))]
 pub struct InviteArgs {
@@ -193,6 +193,7 @@ pub enum GroupsCommand {
     },
 }
 
+/// How a command failed, which decides the exit status.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CliError {
     /// Bad input on the command line: exit status 2.

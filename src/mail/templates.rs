@@ -34,8 +34,8 @@ pub enum Letter<'a> {
     Code { code: &'a str, minutes: u64 },
     /// The address's limits stopped a code: someone keeps asking for them.
     LimitNotice { address: &'a str },
-    /// An operator invited the address to make an account, for `days` days.
-    Invitation { address: &'a str, days: u64 },
+    /// An operator invited the address to make an account, for `hours` more hours.
+    Invitation { address: &'a str, hours: u64 },
 }
 
 impl Letter<'_> {
@@ -66,9 +66,11 @@ impl Letter<'_> {
         match *self {
             Letter::Code { code, minutes } => context! { code, minutes, ..common },
             Letter::LimitNotice { address } => context! { address, ..common },
-            Letter::Invitation { address, days } => {
+            Letter::Invitation { address, hours } => {
                 let login_url = format!("{}/login", base_url.trim_end_matches('/'));
-                context! { address, days, login_url, ..common }
+                // Whole days once there are two or more; hours below that.
+                let days = hours / 24;
+                context! { address, hours, days, login_url, ..common }
             }
         }
     }
@@ -78,7 +80,7 @@ impl Letter<'_> {
         [
             Letter::Invitation {
                 address: "someone@example.com",
-                days: 7,
+                hours: 168,
             },
             Letter::Code {
                 code: "000000",
@@ -359,6 +361,49 @@ mod tests {
         assert!(
             EmailTemplates::load(dir.path()).is_err(),
             "a broken layout stops start-up"
+        );
+    }
+
+    #[test]
+    fn an_invitation_says_how_long_it_works_and_where_to_sign_in() {
+        let templates = EmailTemplates::builtin();
+        let english = Language::english();
+        let invitation = |hours| Letter::Invitation {
+            address: "ada@example.com",
+            hours,
+        };
+        let week = templates
+            .render(
+                english,
+                &invitation(168),
+                "Acme",
+                "https://login.acme.test/",
+            )
+            .unwrap();
+        assert_eq!(week.subject, "You are invited to Acme");
+        assert!(week.text.contains("works for 7 days"), "{}", week.text);
+        assert!(week.text.contains("https://login.acme.test/login"));
+        // minijinja escapes `/` in HTML as `&#x2f;`, which the href reads as `/`.
+        let href = week
+            .html
+            .split("href=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert_eq!(href.replace("&#x2f;", "/"), "https://login.acme.test/login");
+        let short = templates
+            .render(english, &invitation(5), "Acme", "https://login.acme.test")
+            .unwrap();
+        assert!(short.text.contains("works for 5 hours"), "{}", short.text);
+        let german = templates
+            .render(german(), &invitation(1), "Acme", "https://login.acme.test")
+            .unwrap();
+        assert!(
+            german.text.contains("gilt 1 Stunde lang"),
+            "{}",
+            german.text
         );
     }
 }

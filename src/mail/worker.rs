@@ -31,8 +31,6 @@ pub struct MailSettings {
     pub app_name: String,
     pub base_url: String,
     pub code_minutes: u64,
-    /// How long an invitation works, in whole days (at least 1).
-    pub invite_days: u64,
     /// For a queued message whose language this build no longer has.
     pub default_language: Language,
 }
@@ -204,7 +202,10 @@ impl Inner {
             },
             MailKind::Invitation => Letter::Invitation {
                 address: mail.recipient.as_str(),
-                days: s.invite_days,
+                // What is left of the invitation, which expires with its message.
+                hours: u64::try_from(mail.expires_at - self.clock.now())
+                    .unwrap_or(0)
+                    .div_ceil(3600),
             },
         };
         // The language stored with the message: for a code, the page's that asked.

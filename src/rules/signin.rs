@@ -123,6 +123,19 @@ pub enum CodeDecision {
     SignIn(Account),
 }
 
+impl CodeDecision {
+    /// The code was right for an address with no account, so an account is (or
+    /// is about to be) made: whether the address may have one is asked then.
+    pub fn makes_an_account(self) -> bool {
+        matches!(
+            self,
+            CodeDecision::SignIn(Account::Create)
+                | CodeDecision::HoldForName
+                | CodeDecision::NameRequired
+        )
+    }
+}
+
 /// The order is the rule: an already verified sign-in waits for its name; then
 /// attempts, expiry, and the code itself, compared with every live code in
 /// constant time. The address's failure budget is not asked: it stops new sign-ins
@@ -493,7 +506,7 @@ mod tests {
             let row = Challenge { attempts, ..challenge() };
             let live = [hash("123456")];
             let candidate = if right { hash("123456") } else { hash("000000") };
-            let decision = judge_code(&CodeFacts {
+            let facts = CodeFacts {
                 challenge: &row,
                 max_attempts,
                 live_codes: &live,
@@ -503,7 +516,8 @@ mod tests {
                 names_after_code,
                 admitted,
                 now: NOW,
-            });
+            };
+            let decision = judge_code(&facts);
             let may_try = attempts < max_attempts;
             let accepted = matches!(
                 decision,
@@ -521,6 +535,13 @@ mod tests {
             if decision == CodeDecision::SignupClosed {
                 prop_assert!(account.is_none() && !admitted);
             }
+            // Judged as admitted first, as storage does: a refusal can only come
+            // from a decision that would have made an account.
+            let first = judge_code(&CodeFacts { admitted: true, ..facts });
+            prop_assert_eq!(
+                decision == CodeDecision::SignupClosed,
+                first.makes_an_account() && !admitted
+            );
         }
     }
 }

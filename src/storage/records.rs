@@ -315,16 +315,18 @@ pub enum InvitationState {
     Expired,
 }
 
-/// The `groups` column of a session lookup (names joined by commas, sorted), as
-/// the record's list.
+/// The `groups` column of a session lookup (names joined by commas), as the
+/// record's list, sorted byte by byte whatever the database's collation.
 pub(super) fn split_groups(joined: Option<String>) -> Vec<GroupName> {
-    match joined {
+    let mut groups: Vec<GroupName> = match joined {
         Some(joined) if !joined.is_empty() => joined
             .split(',')
             .map(|name| GroupName::from_trusted(name.to_owned()))
             .collect(),
         _ => Vec::new(),
-    }
+    };
+    groups.sort_unstable();
+    groups
 }
 
 impl InvitationState {

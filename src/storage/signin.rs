@@ -192,6 +192,25 @@ async fn check_send(
     Ok(verdict)
 }
 
+/// Counts a request that sends nothing against its client network's hourly limit.
+async fn count_client(
+    tx: &impl SignInTx,
+    limits: &Limits,
+    ip: &str,
+    now: i64,
+) -> anyhow::Result<Result<(), Refusal>> {
+    tx.lock(LockScope::ClientIp, ip).await?;
+    let facts = SendFacts {
+        per_ip: tx.nth_newest(limits.per_ip(now), ip).await?,
+        ..SendFacts::default()
+    };
+    let verdict = limits::check_send(limits, &facts, now, false);
+    if verdict.is_ok() {
+        tx.record(EventKind::Ip, ip, now).await?;
+    }
+    Ok(verdict)
+}
+
 /// The account a finished sign-in opens, made here if it is new (accepting the
 /// invitation that admitted it, if one did); and the session.
 #[allow(clippy::too_many_arguments)]
@@ -245,8 +264,9 @@ pub(super) async fn challenge_info(
 /// on whether the address has an account.
 ///
 /// With names on the code page, a new address that may not make an account is
-/// refused here, after the limits (so the refusal cannot test addresses faster
-/// than codes could) and before anything is sent.
+/// refused here, before anything is sent or counted against the address; it
+/// counts against the asking client's hourly limit, so refusals cannot test
+/// addresses faster than codes could.
 pub(super) async fn start(
     tx: &impl SignInTx,
     new: NewChallenge,
@@ -256,6 +276,23 @@ pub(super) async fn start(
     tx.lock(LockScope::Address, new.email.as_str()).await?;
     let email = new.email.as_str();
     let mail = &new.mail;
+    let has_account = tx.account_of(&new.email).await?.is_some();
+    if !has_account && !rules.names_after_code {
+        // Most sign-ins are decided without reading invitations.
+        let admitted = match rules.signup.admits_uninvited(&new.email) {
+            Some(admitted) => admitted,
+            None => tx.live_invitation(&new.email, now).await?.is_some(),
+        };
+        if signup::refuse_at_start(has_account, admitted, rules.names_after_code) {
+            // Nothing is sent, so nothing counts against the address (and its
+            // owner is not told); the asking client's hourly count still holds,
+            // so refusals cannot test addresses faster than codes could.
+            return Ok(match count_client(tx, &rules.limits, &new.ip, now).await? {
+                Ok(()) => StartOutcome::SignupClosed,
+                Err(refusal) => StartOutcome::Refused(refusal),
+            });
+        }
+    }
     if let Err(refusal) = check_send(
         tx,
         &rules.limits,
@@ -268,17 +305,6 @@ pub(super) async fn start(
     .await?
     {
         return Ok(StartOutcome::Refused(refusal));
-    }
-    let has_account = tx.account_of(&new.email).await?.is_some();
-    if !has_account && !rules.names_after_code {
-        // Most sign-ins are decided without reading invitations.
-        let admitted = match rules.signup.admits_uninvited(&new.email) {
-            Some(admitted) => admitted,
-            None => tx.live_invitation(&new.email, now).await?.is_some(),
-        };
-        if signup::refuse_at_start(has_account, admitted, rules.names_after_code) {
-            return Ok(StartOutcome::SignupClosed);
-        }
     }
     tx.insert_challenge(&new, now).await?;
     tx.insert_code(&new.id, &new.code_hash, new.code_expires_at)
@@ -307,11 +333,7 @@ pub(super) async fn verify(
     let info = describe(id, &row, account, req.max_attempts);
     let email = row.email.as_str();
     let live_codes = tx.live_codes(id, req.now).await?;
-    let (admitted, invitation) = match account {
-        Some(_) => (true, None),
-        None => admission(tx, &req.signup, &row.email, req.now).await?,
-    };
-    let decision = signin::judge_code(&CodeFacts {
+    let mut facts = CodeFacts {
         challenge: &row,
         max_attempts: req.max_attempts,
         live_codes: &live_codes,
@@ -319,9 +341,18 @@ pub(super) async fn verify(
         account,
         named: req.name.is_some(),
         names_after_code: req.names_after_code,
-        admitted,
+        admitted: true,
         now: req.now,
-    });
+    };
+    let mut decision = signin::judge_code(&facts);
+    // Who may sign up is read only once a right code would make an account, so a
+    // wrong code costs the same work for every address.
+    let mut invitation = None;
+    if decision.makes_an_account() {
+        let (admitted, found) = admission(tx, &req.signup, &row.email, req.now).await?;
+        (facts.admitted, invitation) = (admitted, found);
+        decision = signin::judge_code(&facts);
+    }
     Ok(match decision {
         CodeDecision::AwaitingName => VerifyOutcome::NeedsName(info),
         CodeDecision::Closed(closed) => VerifyOutcome::Closed(closed),

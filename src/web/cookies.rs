@@ -45,7 +45,10 @@ pub fn set_session(jar: &CookieJar, state: &AppState, token: &str, max_age_secs:
 
 /// The cookie of a session that has just begun.
 pub fn set_signed_in(jar: &CookieJar, state: &AppState, signed_in: &SignedIn) {
-    let max_age = signed_in.session.expires_at - state.clock.now();
+    // From the session's own start, not the clock again: a second that ticks in
+    // between would make the cookie outlive nothing but differ from the session.
+    let session = &signed_in.session;
+    let max_age = session.expires_at - session.created_at;
     set_session(jar, state, signed_in.token.expose(), max_age);
 }
 

@@ -70,8 +70,14 @@ async fn doorcode(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Ran {
 /// doorcode run against `app`'s database (with its secret, whether in a file beside
 /// a SQLite database or in the settings).
 pub(crate) async fn admin(app: &TestApp, args: &[&str]) -> Ran {
+    admin_with(app, &[], args).await
+}
+
+/// [`admin`] with more settings.
+async fn admin_with(app: &TestApp, extra: &[(&str, &str)], args: &[&str]) -> Ran {
     let env = app.database_env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.extend_from_slice(extra);
     doorcode(app.dir.path(), &env, args).await
 }
 

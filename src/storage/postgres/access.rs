@@ -46,7 +46,7 @@ pub(super) async fn groups_of(
     Ok(client
         .query(
             "SELECT g.name FROM user_groups ug JOIN groups g ON g.id = ug.group_id \
-             WHERE ug.user_id = $1 ORDER BY g.name",
+             WHERE ug.user_id = $1 ORDER BY g.name COLLATE \"C\"",
             &[&user_id],
         )
         .await?
@@ -71,19 +71,36 @@ pub(super) async fn live_invitation(
     Ok(row.map(|row| row.get(0)))
 }
 
-/// Marks the invitation used by the new account, and puts the account in its groups.
+/// Takes the lock a sign-in for the address takes (`../signin.rs`), so that
+/// inviting, revoking and signing up with one address run one after another
+/// across instances.
+async fn lock_address(client: &impl GenericClient, email: &EmailAddress) -> anyhow::Result<()> {
+    client
+        .execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&format!("address:{}", email.as_str())],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Marks the invitation used by the new account, and puts the account in its
+/// groups. It must still be live: the address's lock keeps a revocation from
+/// slipping in between, and this refuses rather than trusts that.
 pub(super) async fn accept_invitation(
     client: &impl GenericClient,
     invitation_id: i64,
     user_id: i64,
     now: i64,
 ) -> anyhow::Result<()> {
-    client
+    let claimed = client
         .execute(
-            "UPDATE invitations SET used_at = $2 WHERE id = $1",
+            "UPDATE invitations SET used_at = $2 WHERE id = $1 \
+             AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
             &[&invitation_id, &now],
         )
         .await?;
+    anyhow::ensure!(claimed == 1, "the invitation ended while it was being used");
     client
         .execute(
             "INSERT INTO user_groups (user_id, group_id, created_at) \
@@ -157,7 +174,7 @@ impl Postgres {
                 .query(
                     "SELECT g.name, g.created_at, \
                      (SELECT count(*) FROM user_groups ug WHERE ug.group_id = g.id) \
-                     FROM groups g ORDER BY g.name",
+                     FROM groups g ORDER BY g.name COLLATE \"C\"",
                     &[],
                 )
                 .await?;
@@ -226,12 +243,7 @@ impl Postgres {
         self.guard("invite an address", async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            // Invitations for one address, one after another across instances.
-            tx.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended('invite ' || $1, 0))",
-                &[&invitation.email.as_str()],
-            )
-            .await?;
+            lock_address(&tx, &invitation.email).await?;
             let owner = user_id_of(&tx, &UserRef::Email(invitation.email.clone())).await?;
             if let Some(user_id) = owner {
                 return Ok(InviteOutcome::HasAccount(user_id));
@@ -280,7 +292,7 @@ impl Postgres {
                 .await?
                 .query(
                     "SELECT i.email, i.created_at, i.expires_at, i.used_at, i.revoked_at, \
-                     (SELECT string_agg(g.name, ',' ORDER BY g.name) FROM invitation_groups ig \
+                     (SELECT string_agg(g.name, ',' ORDER BY g.name COLLATE \"C\") FROM invitation_groups ig \
                       JOIN groups g ON g.id = ig.group_id WHERE ig.invitation_id = i.id) \
                      FROM invitations i ORDER BY i.created_at DESC, i.id DESC",
                     &[],
@@ -315,7 +327,12 @@ impl Postgres {
         now: i64,
     ) -> Result<bool, StorageError> {
         self.guard("revoke an invitation", async {
-            Ok(revoke_live(&self.client().await?, &email, now).await? > 0)
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            lock_address(&tx, &email).await?;
+            let revoked = revoke_live(&tx, &email, now).await? > 0;
+            tx.commit().await?;
+            Ok(revoked)
         })
         .await
     }

@@ -116,7 +116,7 @@ impl Postgres {
             let rows = client
                 .query(
                     "SELECT ug.user_id, g.name FROM user_groups ug \
-                     JOIN groups g ON g.id = ug.group_id ORDER BY g.name",
+                     JOIN groups g ON g.id = ug.group_id ORDER BY g.name COLLATE \"C\"",
                     &[],
                 )
                 .await?;

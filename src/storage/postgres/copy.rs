@@ -249,6 +249,8 @@ impl Postgres {
             report.tables.push((table.name, *read, added));
         }
         check_same_people(&tx, &tables[0].1, &tables[1].1).await?;
+        check_same_rows(&tx, "groups", "name", &tables[2].1).await?;
+        check_same_rows(&tx, "invitations", "email", &tables[4].1).await?;
         // Later sign-ups, groups and invitations must not reuse a copied id.
         for table in ["users", "groups", "invitations"] {
             tx.batch_execute(&format!(
@@ -260,6 +262,33 @@ impl Postgres {
         tx.commit().await?;
         Ok(report)
     }
+}
+
+/// Every copied row of `table` (its id, then the text column `column`) must be the
+/// same row here: a group or invitation skipped because its id was taken would
+/// otherwise hand its members to another.
+async fn check_same_rows(
+    tx: &deadpool_postgres::Transaction<'_>,
+    table: &str,
+    column: &str,
+    rows: &[Column],
+) -> anyhow::Result<()> {
+    let (Column::Int(ids), Column::Text(values)) = (&rows[0], &rows[1]) else {
+        bail!("unexpected {table} columns");
+    };
+    // Names come from this file, never from input.
+    let sql = format!(
+        "SELECT count(*) FROM unnest($1::BIGINT[], $2::TEXT[]) AS n (id, value) \
+         JOIN {table} t ON t.id = n.id WHERE t.{column} <> n.value"
+    );
+    let differing: i64 = tx.query_one(&sql, &[ids, values]).await?.get(0);
+    if differing > 0 {
+        bail!(
+            "{differing} {table} id(s) already belong to other rows in PostgreSQL; nothing was \
+             copied (copy into an empty database, before any instance uses it)"
+        );
+    }
+    Ok(())
 }
 
 /// Every copied user and address must mean the same person here as in SQLite; a

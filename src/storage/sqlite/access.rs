@@ -54,15 +54,21 @@ pub(super) fn live_invitation(
     .optional()
 }
 
-/// Marks the invitation used by the new account, and puts the account in its groups.
+/// Marks the invitation used by the new account, and puts the account in its
+/// groups. It must still be live (the single writer already sees to that).
 pub(super) fn accept_invitation(
     tx: &Connection,
     invitation_id: i64,
     user_id: i64,
     now: i64,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE invitations SET used_at = ?2 WHERE id = ?1")?
+) -> anyhow::Result<()> {
+    let claimed = tx
+        .prepare_cached(
+            "UPDATE invitations SET used_at = ?2 WHERE id = ?1 \
+             AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2",
+        )?
         .execute(params![invitation_id, now])?;
+    anyhow::ensure!(claimed == 1, "the invitation ended while it was being used");
     tx.prepare_cached(
         "INSERT OR IGNORE INTO user_groups (user_id, group_id, created_at) \
          SELECT ?2, group_id, ?3 FROM invitation_groups WHERE invitation_id = ?1",

@@ -226,9 +226,7 @@ impl SignInTx for Tx<'_> {
         user_id: i64,
         now: i64,
     ) -> anyhow::Result<()> {
-        Ok(super::access::accept_invitation(
-            self.0, invitation, user_id, now,
-        )?)
+        super::access::accept_invitation(self.0, invitation, user_id, now)
     }
 }
 

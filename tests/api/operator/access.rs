@@ -6,7 +6,7 @@ use doorcode::rules::SignupMode;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::admin;
+use super::{admin, admin_with};
 use crate::helpers::{CodePage, TestApp, alerts, browser, has_input, spawn_app, spawn_app_with};
 use crate::json_api::{json_of, post_json};
 
@@ -140,10 +140,17 @@ async fn closed_mode_makes_no_accounts_but_existing_ones_sign_in() {
         "{}",
         alerts(&html)
     );
-    // An invitation does not open a closed service.
-    let invited = admin(&app, &["invite", "new@example.com"]).await;
-    assert_eq!(invited.code, Some(0), "{}", invited.stderr);
-    assert!(try_sign_up(&app, "new@example.com").await.is_err());
+    // An invitation cannot open a closed service, so none is made.
+    let env = [("DOORCODE_SIGNUP_MODE", "closed")];
+    let invited = admin_with(&app, &env, &["invite", "new@example.com"]).await;
+    assert_eq!(invited.code, Some(1));
+    assert!(
+        invited.failure_line().contains("closed"),
+        "{}",
+        invited.stderr
+    );
+    let list = admin(&app, &["invite", "--list", "--json"]).await;
+    assert_eq!(list.json(), json!([]), "nothing stored");
     // The existing account signs in as ever.
     let person = browser();
     let page = app.start_sign_in(&person, "old@example.com").await;
@@ -313,6 +320,11 @@ async fn groups_go_from_the_command_line_to_forward_auth_the_api_and_the_home_pa
         &["groups", "create", "family"],
         &["groups", "add", "family", "ada@example.com"],
         &["groups", "add", "admins", "1"],
+        // Ordered byte by byte on every database: `-` before letters.
+        &["groups", "create", "opsa"],
+        &["groups", "create", "ops-team"],
+        &["groups", "add", "opsa", "1"],
+        &["groups", "add", "ops-team", "1"],
     ] {
         let ran = admin(&app, args).await;
         assert_eq!(ran.code, Some(0), "{args:?}: {}", ran.stderr);
@@ -327,10 +339,11 @@ async fn groups_go_from_the_command_line_to_forward_auth_the_api_and_the_home_pa
     let answer = check("").await;
     assert_eq!(
         answer.headers()["x-doorcode-groups"],
-        "admins,family",
+        "admins,family,ops-team,opsa",
         "sorted"
     );
     assert_eq!(check("?group=admins").await.status(), StatusCode::OK);
+    assert_eq!(check("?group=opsa").await.status(), StatusCode::OK);
     assert_eq!(
         check("?group=ops&group=family").await.status(),
         StatusCode::OK,
@@ -355,7 +368,16 @@ async fn groups_go_from_the_command_line_to_forward_auth_the_api_and_the_home_pa
 
     let session = person.get(app.url("/api/v1/session")).send().await.unwrap();
     let session = json_of(session, StatusCode::OK).await;
-    assert_eq!(session["user"]["groups"], json!(["admins", "family"]));
+    assert_eq!(
+        session["user"]["groups"],
+        json!(["admins", "family", "ops-team", "opsa"])
+    );
+    for args in [
+        &["groups", "delete", "opsa"][..],
+        &["groups", "delete", "ops-team"],
+    ] {
+        admin(&app, args).await;
+    }
     let home = person
         .get(app.url("/"))
         .send()
@@ -381,4 +403,28 @@ async fn groups_go_from_the_command_line_to_forward_auth_the_api_and_the_home_pa
     let ran = admin(&app, &["groups", "delete", "family"]).await;
     assert!(ran.stdout.contains("1 person"), "{}", ran.stdout);
     assert_eq!(check("").await.headers()["x-doorcode-groups"], "");
+}
+
+/// A refusal sends nothing, so it spends nothing of the address's allowance and
+/// tells its owner nothing; the asking client's hourly count still applies.
+#[tokio::test]
+async fn refused_sign_ups_count_against_the_client_never_the_address() {
+    let app = spawn_app_with(|c| {
+        c.signup.mode = SignupMode::Invite;
+        c.rate_limit.email_per_hour = std::num::NonZeroU32::new(1).unwrap();
+        c.rate_limit.ip_per_hour = std::num::NonZeroU32::new(3).unwrap();
+    })
+    .await;
+    for n in 0..3 {
+        let refused = app.post_login(&browser(), "outsider@example.com").await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "request {n}");
+    }
+    assert_eq!(app.count_rows("outbox"), 0, "no code and no notice");
+    let limited = app.post_login(&browser(), "outsider@example.com").await;
+    assert_eq!(
+        limited.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the client's own limit"
+    );
+    assert_eq!(app.count_rows("outbox"), 0);
 }
