@@ -215,6 +215,20 @@ async fn the_per_address_limit_holds_across_instances() {
     );
 }
 
+/// Settings for a flood: each request comes from its own client address (through
+/// a trusted proxy), as many people's would. From one address they would all wait
+/// for that address's count, one after another, which is not what these tests are
+/// about.
+const FLOOD: &[(&str, &str)] = &[
+    ("DOORCODE_SERVER_TRUST_PROXY_HEADERS", "true"),
+    ("DOORCODE_RATE_LIMIT_IP_PER_HOUR", "100000"),
+];
+
+/// The client address of a flood's `i`th request.
+fn flood_client(i: usize) -> String {
+    format!("10.0.{}.{}", i / 250, i % 250 + 1)
+}
+
 /// Starts `count` sign-ins spread over `instances`; the addresses whose request
 /// was answered with the code page.
 async fn flood(cluster: &Cluster, instances: &[usize], count: usize, tag: &str) -> Vec<String> {
@@ -222,6 +236,7 @@ async fn flood(cluster: &Cluster, instances: &[usize], count: usize, tag: &str) 
         let email = format!("{tag}{i}@example.com");
         let response = browser()
             .post(cluster.url(instances[i % instances.len()], "/login"))
+            .header("x-forwarded-for", flood_client(i))
             .form(&[("email", email.as_str())])
             .send()
             .await;
@@ -275,7 +290,7 @@ async fn delivered(
 #[tokio::test]
 #[ignore = "needs PostgreSQL: set DOORCODE_TEST_POSTGRES_URL"]
 async fn both_workers_deliver_every_message_exactly_once() {
-    let cluster = Cluster::start(&[("DOORCODE_RATE_LIMIT_IP_PER_HOUR", "100000")]).await;
+    let cluster = Cluster::start(FLOOD).await;
     let accepted = flood(&cluster, &[0, 1], 300, "once").await;
     assert_eq!(accepted.len(), 300, "every request was answered");
     let received = delivered(&cluster, &accepted, Duration::from_secs(60)).await;
@@ -297,7 +312,7 @@ async fn both_workers_deliver_every_message_exactly_once() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL: set DOORCODE_TEST_POSTGRES_URL"]
 async fn killing_one_instance_mid_flood_loses_nothing() {
-    let cluster = Cluster::start(&[("DOORCODE_RATE_LIMIT_IP_PER_HOUR", "100000")]).await;
+    let cluster = Cluster::start(FLOOD).await;
     let answered = AtomicUsize::new(0);
     let halfway = Notify::new();
     let requests = (0..400).map(|i| {
@@ -306,6 +321,7 @@ async fn killing_one_instance_mid_flood_loses_nothing() {
             let email = format!("kill{i}@example.com");
             let response = browser()
                 .post(cluster.url(i, "/login"))
+                .header("x-forwarded-for", flood_client(i))
                 .form(&[("email", email.as_str())])
                 .send()
                 .await;
