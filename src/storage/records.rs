@@ -17,6 +17,10 @@ pub const MAIL_LEASE_SECS: i64 = 60;
 /// ("I never got my code").
 pub const KEEP_MAIL_SECS: i64 = 3600;
 
+/// How long an invitation is kept after it was used, revoked or expired, for
+/// `doorcode invite --list` ("did they ever accept?").
+pub const KEEP_INVITATIONS_SECS: i64 = 90 * 24 * 3600;
+
 // Sign-ins.
 
 /// A sign-in to store, with its first code and the message that carries it.
@@ -406,4 +410,5 @@ pub struct Pruned {
     pub challenges: usize,
     pub rate_events: usize,
     pub mail: usize,
+    pub invitations: usize,
 }

@@ -21,7 +21,7 @@ use tokio_postgres::NoTls;
 pub use copy::CopyReport;
 
 use super::StorageError;
-use super::records::{KEEP_MAIL_SECS, Pruned};
+use super::records::{KEEP_INVITATIONS_SECS, KEEP_MAIL_SECS, Pruned};
 use crate::rules::WINDOW_SECS;
 
 /// Schema steps; index + 1 is the version a step leaves in `schema_version`.
@@ -125,11 +125,19 @@ impl Postgres {
                     &[&(now - KEEP_MAIL_SECS)],
                 )
                 .await?;
+            // Their groups go with them (`ON DELETE CASCADE`).
+            let invitations = client
+                .execute(
+                    "DELETE FROM invitations WHERE least(used_at, revoked_at, expires_at) <= $1",
+                    &[&(now - KEEP_INVITATIONS_SECS)],
+                )
+                .await?;
             Ok(Pruned {
                 sessions: deleted(sessions),
                 challenges: deleted(challenges),
                 rate_events: deleted(rate_events),
                 mail: deleted(mail),
+                invitations: deleted(invitations),
             })
         })
         .await

@@ -251,3 +251,55 @@ impl Sqlite {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn invitations_are_kept_for_ninety_days_after_they_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Sqlite::open(&dir.path().join("doorcode.db")).unwrap();
+        let day = 24 * 3600;
+        let now = 1_800_000_000;
+        storage
+            .write("seed", move |tx| {
+                tx.execute_batch(&format!(
+                    "INSERT INTO groups (id, name, created_at) VALUES (1, 'family', 0);
+                     INSERT INTO invitations (id, email, created_at, expires_at, used_at, revoked_at) VALUES
+                       (1, 'used-long-ago@example.com', 0, {far}, {old}, NULL),
+                       (2, 'revoked-lately@example.com', 0, {far}, NULL, {recent}),
+                       (3, 'expired-long-ago@example.com', 0, {old}, NULL, NULL),
+                       (4, 'pending@example.com', 0, {far}, NULL, NULL);
+                     INSERT INTO invitation_groups VALUES (1, 1), (4, 1);",
+                    far = now + 7 * day,
+                    old = now - 91 * day,
+                    recent = now - 10 * day,
+                ))
+            })
+            .await
+            .unwrap();
+        let pruned = storage.prune(now).await.unwrap();
+        assert_eq!(pruned.invitations, 2);
+        let left: Vec<String> = storage
+            .list_invitations(now)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.email)
+            .collect();
+        assert_eq!(left.len(), 2);
+        assert!(left.contains(&"pending@example.com".to_owned()));
+        assert!(left.contains(&"revoked-lately@example.com".to_owned()));
+        let memberships: i64 = storage
+            .run("count", |conn| {
+                conn.query_row("SELECT count(*) FROM invitation_groups", [], |r| r.get(0))
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            memberships, 1,
+            "the pruned invitation's groups went with it"
+        );
+    }
+}

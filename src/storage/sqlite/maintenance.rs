@@ -4,7 +4,7 @@ use r2d2_sqlite::rusqlite::params;
 
 use super::{Sqlite, StorageError};
 use crate::rules::WINDOW_SECS;
-use crate::storage::records::{KEEP_MAIL_SECS, Pruned};
+use crate::storage::records::{KEEP_INVITATIONS_SECS, KEEP_MAIL_SECS, Pruned};
 
 impl Sqlite {
     pub async fn prune(&self, now: i64) -> Result<Pruned, StorageError> {
@@ -21,7 +21,13 @@ impl Sqlite {
                 "DELETE FROM outbox WHERE (sent_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at <= ?1",
                 params![now - KEEP_MAIL_SECS],
             )?;
-            Ok(Pruned { sessions, challenges, rate_events, mail })
+            // Their groups go with them (`ON DELETE CASCADE`).
+            let invitations = tx.execute(
+                "DELETE FROM invitations WHERE min(coalesce(used_at, expires_at), \
+                 coalesce(revoked_at, expires_at), expires_at) <= ?1",
+                params![now - KEEP_INVITATIONS_SECS],
+            )?;
+            Ok(Pruned { sessions, challenges, rate_events, mail, invitations })
         })
         .await
     }
