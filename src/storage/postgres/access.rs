@@ -5,7 +5,7 @@ use deadpool_postgres::GenericClient;
 use super::{Postgres, StorageError};
 use crate::domain::{EmailAddress, GroupName};
 use crate::storage::records::{
-    GroupOverview, InvitationOverview, InviteOutcome, Membership, NewInvitation, UserRef,
+    GroupOverview, InvitationOverview, InviteOutcome, MailKind, Membership, NewInvitation, UserRef,
 };
 
 /// The user an operator named, if there is one.
@@ -112,18 +112,27 @@ pub(super) async fn accept_invitation(
     Ok(())
 }
 
+/// Revokes the address's live invitations, and drops their emails not yet sent.
 async fn revoke_live(
     client: &impl GenericClient,
     email: &EmailAddress,
     now: i64,
 ) -> anyhow::Result<u64> {
-    Ok(client
+    let revoked = client
         .execute(
             "UPDATE invitations SET revoked_at = $2 WHERE email = $1 \
              AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
             &[&email.as_str(), &now],
         )
-        .await?)
+        .await?;
+    client
+        .execute(
+            "UPDATE outbox SET failed_at = $2, last_error = 'invitation revoked' \
+             WHERE recipient = $1 AND kind = $3 AND sent_at IS NULL AND failed_at IS NULL",
+            &[&email.as_str(), &now, &MailKind::Invitation.as_str()],
+        )
+        .await?;
+    Ok(revoked)
 }
 
 impl Postgres {

@@ -5,7 +5,7 @@ use r2d2_sqlite::rusqlite::{self, Connection, OptionalExtension, Transaction, pa
 use super::{Sqlite, StorageError};
 use crate::domain::{EmailAddress, GroupName};
 use crate::storage::records::{
-    GroupOverview, InvitationOverview, InviteOutcome, Membership, NewInvitation, UserRef,
+    GroupOverview, InvitationOverview, InviteOutcome, MailKind, Membership, NewInvitation, UserRef,
 };
 
 /// The user an operator named, if there is one.
@@ -77,12 +77,19 @@ pub(super) fn accept_invitation(
     Ok(())
 }
 
+/// Revokes the address's live invitations, and drops their emails not yet sent.
 fn revoke_live(tx: &Transaction, email: &EmailAddress, now: i64) -> rusqlite::Result<usize> {
-    tx.execute(
+    let revoked = tx.execute(
         "UPDATE invitations SET revoked_at = ?2 WHERE email = ?1 \
          AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2",
         params![email.as_str(), now],
-    )
+    )?;
+    tx.execute(
+        "UPDATE outbox SET failed_at = ?2, last_error = 'invitation revoked' \
+         WHERE recipient = ?1 AND kind = ?3 AND sent_at IS NULL AND failed_at IS NULL",
+        params![email.as_str(), now, MailKind::Invitation.as_str()],
+    )?;
+    Ok(revoked)
 }
 
 impl Sqlite {

@@ -206,6 +206,8 @@ async fn invite_mode_admits_invited_addresses_once_until_the_invitation_ends() {
 
         // Revoked.
         admin(&app, &["invite", "bob@example.com"]).await;
+        // Taken now, so that the code read later is not the invitation.
+        let _ = app.smtp.wait_for_mail_to("bob@example.com").await;
         let ran = admin(&app, &["invite", "--revoke", "bob@example.com"]).await;
         assert_eq!(ran.code, Some(0), "{}", ran.stderr);
         assert!(
@@ -218,6 +220,7 @@ async fn invite_mode_admits_invited_addresses_once_until_the_invitation_ends() {
 
         // Expired: a week and a second later.
         admin(&app, &["invite", "cy@example.com"]).await;
+        let _ = app.smtp.wait_for_mail_to("cy@example.com").await;
         let list = admin(&app, &["invite", "--list", "--json"]).await;
         let states: Vec<(String, String)> = list
             .json()
@@ -427,4 +430,25 @@ async fn refused_sign_ups_count_against_the_client_never_the_address() {
         "the client's own limit"
     );
     assert_eq!(app.count_rows("outbox"), 0);
+}
+
+/// An invitation revoked before its email went out is never mailed.
+#[tokio::test]
+async fn a_revoked_invitation_is_not_mailed_afterwards() {
+    let app = spawn_app_with(|c| c.signup.mode = SignupMode::Invite).await;
+    app.smtp.stop().await;
+    let ran = admin(&app, &["invite", "quick@example.com"]).await;
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let ran = admin(&app, &["invite", "--revoke", "quick@example.com"]).await;
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let dropped = app.database().query_i64(
+        "SELECT count(*) FROM outbox WHERE failed_at IS NOT NULL \
+         AND last_error = 'invitation revoked'",
+    );
+    assert_eq!(dropped, 1);
+    app.smtp.restart().await;
+    // A later invitation goes out; the revoked one does not.
+    admin(&app, &["invite", "later@example.com"]).await;
+    let _ = app.smtp.wait_for_mail_to("later@example.com").await;
+    assert_eq!(app.smtp.count_to("quick@example.com"), 0);
 }
