@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::output::{Table, count, print_json, utc};
 use super::{CliError, open_existing};
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, Settings};
 use crate::domain::{EmailAddress, GroupName, RandomId};
 use crate::storage::{
     InviteOutcome, MailKind, Membership, NewInvitation, NewMail, SignupMode, UserRef,
@@ -114,10 +114,9 @@ pub(super) async fn invite(
     email: EmailAddress,
     groups: Vec<GroupName>,
 ) -> Result<(), CliError> {
-    if config.signup.mode == SignupMode::Closed {
+    if let Some(why) = useless_invitation(config, &email)? {
         return Err(CliError::Failed(anyhow::anyhow!(
-            "signup.mode is \"closed\": nobody can make an account, invited or not, so no \
-             invitation was made (set it to \"invite\", \"domains\" or \"open\" first)"
+            "{why}, so no invitation was made"
         )));
     }
     let storage = open_existing(&config.database.target()).await?;
@@ -182,6 +181,27 @@ pub(super) async fn invite(
                 .join(", ")
         ))),
     }
+}
+
+/// Why an invitation for `email` could never be used under `signup.mode`, if so:
+/// only `invite` mode admits by invitation; `open` and `domains` admit by their
+/// own rule (where an invitation still puts the new account in its groups), and
+/// `closed` admits nobody.
+fn useless_invitation(config: &Config, email: &EmailAddress) -> Result<Option<String>, CliError> {
+    let policy = Settings::parse(config)
+        .map_err(|e| CliError::Usage(e.to_string()))?
+        .signup;
+    Ok(match (policy.mode, policy.admits_uninvited(email)) {
+        (SignupMode::Closed, _) => {
+            Some("signup.mode is \"closed\": nobody can make an account, invited or not".into())
+        }
+        (SignupMode::Domains, Some(false)) => Some(format!(
+            "signup.mode is \"domains\" and {} is not under signup.allowed_domains: it could \
+             not make an account",
+            email.as_str()
+        )),
+        _ => None,
+    })
 }
 
 pub(super) async fn list_invitations(config: &Config, json: bool) -> Result<(), CliError> {

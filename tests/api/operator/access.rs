@@ -94,6 +94,38 @@ async fn domains_mode_admits_the_domain_and_its_subdomains_and_nothing_that_look
     }
 }
 
+/// In `domains` mode an invitation can only be for an address under the domains
+/// (for its groups): anyone else could never sign up with it.
+#[tokio::test]
+async fn domains_mode_invites_only_addresses_under_its_domains() {
+    let app = spawn_app_with(domains(SignupMode::Domains, AskName::WithCode)).await;
+    let env = [
+        ("DOORCODE_SIGNUP_MODE", "domains"),
+        ("DOORCODE_SIGNUP_ALLOWED_DOMAINS", "example.com"),
+    ];
+    let outside = admin_with(&app, &env, &["invite", "ana@contractor.test"]).await;
+    assert_eq!(outside.code, Some(1));
+    assert!(
+        outside
+            .failure_line()
+            .contains("not under signup.allowed_domains")
+    );
+    let (status, _) = try_sign_up(&app, "ana@contractor.test").await.unwrap_err();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    admin(&app, &["groups", "create", "wiki"]).await;
+    let inside = admin_with(
+        &app,
+        &env,
+        &["invite", "bo@team.example.com", "--group", "wiki"],
+    )
+    .await;
+    assert_eq!(inside.code, Some(0), "{}", inside.stderr);
+    let _ = app.smtp.wait_for_mail_to("bo@team.example.com").await;
+    assert_eq!(try_sign_up(&app, "bo@team.example.com").await, Ok(()));
+    let shown = admin(&app, &["users", "show", "bo@team.example.com"]).await;
+    assert!(shown.stdout.contains("wiki"), "{}", shown.stdout);
+}
+
 /// In `after_code` mode the first page says nothing about who may sign up: the
 /// code page of a refused address is the code page of an admitted one.
 #[tokio::test]
