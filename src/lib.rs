@@ -12,6 +12,7 @@ pub mod i18n;
 pub mod login;
 pub mod mail;
 pub mod metrics;
+pub mod oidc;
 mod pages;
 pub mod redirect;
 mod routes;

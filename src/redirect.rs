@@ -8,7 +8,7 @@ use crate::config::BaseUrl;
 use crate::domain::host_is_under;
 
 /// Longest `next` considered; longer ones are dropped rather than truncated.
-const MAX_LEN: usize = 2048;
+const MAX_LEN: usize = 8192;
 
 /// Where a person may be returned to besides the site itself.
 #[derive(Debug, Clone, Copy)]

@@ -113,6 +113,15 @@ impl Application {
             None => None,
         };
 
+        let oidc = crate::oidc::Provider::start(
+            storage.clone(),
+            clock.clone(),
+            secret.clone(),
+            config.server.base_url.origin().to_owned(),
+            settings.oidc.clone(),
+        )
+        .await
+        .context("cannot prepare the OpenID Connect provider")?;
         let signin = SignIn {
             storage: storage.clone(),
             turnstile,
@@ -139,6 +148,7 @@ impl Application {
             storage,
             clock,
             metrics,
+            oidc,
         });
         let endpoint = crate::app::app(state.clone()).map_to_response().boxed();
         Ok(Self {

@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::config::{Config, Settings};
 use crate::login::SignIn;
 use crate::metrics::Metrics;
+use crate::oidc::Provider;
 use crate::session::Sessions;
 use crate::storage::Storage;
 
@@ -21,6 +22,8 @@ pub struct AppState {
     pub clock: Clock,
     pub cookies: CookieNames,
     pub metrics: Arc<Metrics>,
+    /// The OpenID Connect provider.
+    pub oidc: Provider,
 }
 
 /// Cookie names and flags follow `server.base_url`: on https the names carry the

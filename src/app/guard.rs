@@ -26,7 +26,10 @@ pub async fn guard<E: Endpoint>(
     // The JSON API's refusals carry its error shape; the pages' are pages.
     let api = crate::api::is_api_request(&req);
     let lang = language_of(&req, &state);
-    if changes_state(req.method()) && !same_origin(&req, state.config.server.base_url.origin()) {
+    if changes_state(req.method())
+        && !crate::routes::BACK_CHANNEL.contains(&req.uri().path())
+        && !same_origin(&req, state.config.server.base_url.origin())
+    {
         tracing::warn!(path = %req.uri().path(), "refused a cross-origin request");
         if api {
             return Ok(crate::api::error_response(

@@ -5,6 +5,7 @@
 //! is deserialised into typed settings and cross-checked. Any failure names the key.
 
 mod load;
+mod oidc;
 mod settings;
 mod smtp;
 mod types;
@@ -18,8 +19,10 @@ use crate::rules::SignupMode;
 use serde::{Deserialize, Serialize};
 
 pub use load::{ConfigError, load_config, secrets_in_file};
+pub use oidc::{ClientConfig, MIN_SECRET_LEN, OidcClient, OidcConfig};
 pub use settings::{
-    CodePolicy, SecretSource, Settings, SmtpTarget, TrustedProxies, TurnstileKeys, parse_from,
+    CodePolicy, OidcSettings, SecretSource, Settings, SmtpTarget, TrustedProxies, TurnstileKeys,
+    parse_from,
 };
 pub use smtp::{Security, Target};
 pub use types::{BaseUrl, Secret};
@@ -37,6 +40,7 @@ pub struct Config {
     pub security: SecurityConfig,
     pub signup: SignupConfig,
     pub metrics: MetricsConfig,
+    pub oidc: OidcConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

@@ -47,6 +47,17 @@ pub struct Settings {
     pub proxies: Option<TrustedProxies>,
     /// Where `/metrics` is served; `None`: nowhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// `[oidc]`.
+    pub oidc: OidcSettings,
+}
+
+/// `[oidc]`, typed.
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    /// The clients of `[[oidc.clients]]`; those of the command line are in the database.
+    pub clients: Vec<super::OidcClient>,
 }
 
 /// Where the server secret comes from.
@@ -181,6 +192,11 @@ impl Settings {
             cookie_domain: cookie_domain(config)?,
             invite_ttl_secs: secs(config.signup.invite_ttl_secs.get()),
             metrics_listen: metrics_listen(&config.metrics.listen)?,
+            oidc: OidcSettings {
+                access_token_ttl_secs: secs(config.oidc.access_token_ttl_secs.get()),
+                refresh_token_ttl_secs: secs(config.oidc.refresh_token_ttl_secs.get()),
+                clients: super::oidc::clients(&config.oidc)?,
+            },
             proxies: match config.server.trust_proxy_headers {
                 true => Some(TrustedProxies::parse(&config.server.trusted_proxies)?),
                 false => None,

@@ -4,6 +4,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -96,7 +98,45 @@ impl ServerSecret {
         hasher.update(&self.0);
         hasher.finalize().into()
     }
+
+    /// `nonce ‖ ciphertext` of `plain` under XChaCha20-Poly1305 with the key
+    /// derived for `purpose`, bound to `context` so it cannot be moved elsewhere.
+    pub fn seal(&self, purpose: &str, context: &[u8], plain: &[u8]) -> Vec<u8> {
+        let cipher = XChaCha20Poly1305::new(&self.derive(purpose).into());
+        let mut nonce = [0u8; SEAL_NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let sealed = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plain,
+                    aad: context,
+                },
+            )
+            .expect("encrypting bytes in memory cannot fail");
+        [nonce.as_slice(), &sealed].concat()
+    }
+
+    /// `None` when `sealed` was not sealed for this purpose and context with this
+    /// secret.
+    pub fn open(&self, purpose: &str, context: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+        if sealed.len() <= SEAL_NONCE_LEN {
+            return None;
+        }
+        let (nonce, ciphertext) = sealed.split_at(SEAL_NONCE_LEN);
+        XChaCha20Poly1305::new(&self.derive(purpose).into())
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context,
+                },
+            )
+            .ok()
+    }
 }
+
+const SEAL_NONCE_LEN: usize = 24;
 
 impl fmt::Debug for ServerSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

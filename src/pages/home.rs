@@ -16,6 +16,15 @@ pub struct HomeView<'a> {
     pub error: Option<FieldError<'a>>,
     /// What was typed into the name form, shown again after an error.
     pub typed_name: Option<(&'a str, &'a str)>,
+    /// The apps the person allowed to sign them in.
+    pub apps: &'a [AppEntry],
+}
+
+/// An app the person allowed, for "Apps you signed in to".
+pub struct AppEntry {
+    pub client_id: String,
+    pub name: String,
+    pub since: i64,
 }
 
 pub fn home_page(chrome: &Chrome, view: &HomeView) -> Markup {
@@ -85,6 +94,23 @@ pub fn home_page(chrome: &Chrome, view: &HomeView) -> Markup {
             @if others > 0 {
                 form method="post" action="/account/sessions/end-others" {
                     button type="submit" class="quiet" { (t.text("home.end_others")) }
+                }
+            }
+            @if !view.apps.is_empty() {
+                h2 { (t.text("home.apps")) }
+                ul class="sessions" id="apps" {
+                    @for app in view.apps {
+                        li {
+                            p class="device" { (app.name) }
+                            p class="hint" {
+                                (t.rich("home.app_since", &[("when", moment(t, app.since, TimeStyle::DateTime))]))
+                            }
+                            form method="post" action="/account/apps/withdraw" {
+                                input type="hidden" name="client_id" value=(app.client_id);
+                                button type="submit" class="link" { (t.text("home.app_withdraw")) }
+                            }
+                        }
+                    }
                 }
             }
         },

@@ -12,6 +12,8 @@ pub struct LoginView<'a> {
     /// A confirmation of what just happened ("You are signed out.").
     pub notice: Option<&'a str>,
     pub error: Option<FieldError<'a>>,
+    /// The app the person is signing in for ("Sign in to continue to Grafana").
+    pub app: Option<&'a str>,
 }
 
 pub fn login_page(chrome: &Chrome, view: &LoginView) -> Markup {
@@ -23,6 +25,9 @@ pub fn login_page(chrome: &Chrome, view: &LoginView) -> Markup {
         true,
         html! {
             h1 { (t.text("login.title")) }
+            @if let Some(app) = view.app {
+                p class="lead" id="continue-to" { (t.fill("login.continue_to", &[("app", &app)])) }
+            }
             p class="lead" { (t.text("login.lead")) }
             (notice(view.notice))
             (banner(error))

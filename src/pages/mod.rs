@@ -7,14 +7,16 @@
 
 mod home;
 mod login;
+mod oidc;
 mod status;
 
 use maud::{DOCTYPE, Markup, html};
 
 use crate::i18n::Language;
 
-pub use home::{HomeView, home_page};
+pub use home::{AppEntry, HomeView, home_page};
 pub use login::{CodeView, LoginView, NameView, code_page, login_page, name_page};
+pub use oidc::{ConsentView, LogoutView, consent_page, logout_page};
 pub use status::{message_page, not_found_page};
 
 /// What every page shows around its content.

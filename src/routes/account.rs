@@ -126,6 +126,40 @@ pub async fn end_session(
     }
 }
 
+#[derive(Deserialize)]
+struct AppForm {
+    #[serde(default)]
+    client_id: String,
+}
+
+/// Withdraws an app's access: forgets the consent and revokes its tokens.
+#[handler]
+pub async fn withdraw_app(
+    state: Data<&Arc<AppState>>,
+    lang: Data<&Language>,
+    req: &Request,
+    jar: &CookieJar,
+    body: Body,
+) -> Result<Response, PageError> {
+    let lang = *lang.0;
+    let (active, form): (_, AppForm) = signed_in_with_form(&state, lang, req, jar, body).await?;
+    state
+        .storage
+        .withdraw_consent(
+            active.record.user_id,
+            form.client_id.clone(),
+            state.clock.now(),
+        )
+        .await
+        .map_err(|e| PageError::unavailable(&state, lang, "withdraw an app's access", e))?;
+    tracing::info!(
+        user_id = active.record.user_id,
+        client = %form.client_id.escape_debug(),
+        "withdrew an app's access"
+    );
+    Ok(see_other("/?done=app"))
+}
+
 #[handler]
 pub async fn end_other_sessions(
     state: Data<&Arc<AppState>>,

@@ -8,7 +8,7 @@ use poem::{Request, Response, handler};
 
 use super::{PageError, chrome};
 use crate::i18n::Language;
-use crate::pages::{FieldError, HomeView, home_page};
+use crate::pages::{AppEntry, FieldError, HomeView, home_page};
 use crate::session::{ActiveSession, Surface};
 use crate::state::AppState;
 use crate::web::{cookies, page, presented, see_other};
@@ -48,7 +48,25 @@ pub(super) async fn render(
         .list_sessions(active.record.user_id, now)
         .await
         .map_err(|e| PageError::unavailable(state, lang, "list sessions", e))?;
+    let consents = state
+        .storage
+        .list_consents(active.record.user_id)
+        .await
+        .map_err(|e| PageError::unavailable(state, lang, "list apps", e))?;
+    let mut apps = Vec::with_capacity(consents.len());
+    for consent in consents {
+        let name = match state.oidc.client(&consent.client_id).await {
+            Ok(Some(client)) => client.name,
+            _ => consent.client_id.clone(),
+        };
+        apps.push(AppEntry {
+            client_id: consent.client_id,
+            name,
+            since: consent.created_at,
+        });
+    }
     let view = HomeView {
+        apps: &apps,
         session: &active.record,
         sessions: &sessions,
         now,
@@ -74,6 +92,7 @@ pub async fn home(
         Some("done=name") => Some(lang.text("home.name_saved")),
         Some("done=ended") => Some(lang.text("home.session_ended")),
         Some("done=others") => Some(lang.text("home.others_ended")),
+        Some("done=app") => Some(lang.text("home.app_withdrawn")),
         _ => None,
     };
     render(&state, lang, &active, StatusCode::OK, notice, None, None).await

@@ -57,13 +57,34 @@ pub async fn show(
     let carry = Carry::with_next(&state, next.as_deref());
     // "You are signed out." after `POST /logout`, once.
     let notice = cookies::take_notice(jar, &state).map(|n| lang.text(n.text_key()));
+    let app = app_for(&state, carry.next.as_deref()).await;
     let view = LoginView {
         email: "",
         next: carry.next.as_deref(),
         notice,
         error: None,
+        app: app.as_deref(),
     };
     page(StatusCode::OK, login_page(&chrome(&state, lang), &view))
+}
+
+/// The name of the app a person is signing in for, when `next` returns them to an
+/// OpenID Connect authorization.
+async fn app_for(state: &AppState, next: Option<&str>) -> Option<String> {
+    let next = next?;
+    let path = next
+        .strip_prefix(state.config.server.base_url.origin())
+        .unwrap_or(next);
+    let query = path.strip_prefix("/oidc/authorize?")?;
+    let (_, client_id) =
+        url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "client_id")?;
+    state
+        .oidc
+        .client(&client_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|client| client.name)
 }
 
 /// `next` from the query string. Proxies such as nginx cannot percent-encode the
@@ -219,6 +240,7 @@ fn login_response(
         next: carry.next.as_deref(),
         notice: None,
         error,
+        app: None,
     };
     page(status, login_page(&chrome(state, lang), &view))
 }

@@ -6,8 +6,20 @@ mod auth;
 mod error;
 mod home;
 mod login;
+mod oidc;
 
 pub use auth::respond as check_session;
+
+/// Endpoints that apps call from their servers (or a browser app from its own
+/// origin), authenticated by client credentials or tokens, never by the cookie:
+/// the Origin check, which guards cookie-carrying forms, does not apply to them.
+pub const BACK_CHANNEL: &[&str] = &[
+    "/oidc/token",
+    "/oidc/userinfo",
+    "/oidc/revoke",
+    "/oidc/introspect",
+    "/oidc/authorize",
+];
 pub use error::{PageError, chrome, read_form};
 
 use poem::{Route, get, post};
@@ -27,4 +39,20 @@ pub fn add(route: Route) -> Route {
         .at("/login/verify", post(login::verify))
         .at("/login/resend", post(login::resend))
         .at("/auth/check", get(auth::check))
+        .at("/account/apps/withdraw", post(account::withdraw_app))
+        .at("/.well-known/openid-configuration", get(oidc::discovery))
+        .at("/oidc/jwks", get(oidc::jwks))
+        .at(
+            "/oidc/authorize",
+            get(oidc::authorize).post(oidc::authorize),
+        )
+        .at("/oidc/consent", post(oidc::consent))
+        .at("/oidc/token", post(oidc::token).get(oidc::token))
+        .at("/oidc/userinfo", get(oidc::userinfo).post(oidc::userinfo))
+        .at("/oidc/revoke", post(oidc::revoke).get(oidc::revoke))
+        .at(
+            "/oidc/introspect",
+            post(oidc::introspect).get(oidc::introspect),
+        )
+        .at("/oidc/logout", get(oidc::logout).post(oidc::logout))
 }

@@ -4,6 +4,7 @@
 //! rule is written once whatever database holds the facts.
 
 pub mod limits;
+pub mod oidc;
 pub mod sessions;
 pub mod signin;
 pub mod signup;

@@ -27,6 +27,10 @@ pub use records::{
     QueuedMail, ResendOutcome, ResendRequest, SessionOverview, SessionRecord, SessionSummary,
     StartOutcome, StartRules, UserOverview, UserRef, VerifyOutcome, VerifyRequest,
 };
+pub use records::{
+    ClientRecord, ConsentRecord, GrantRecord, NewGrant, NewToken, Person, Redeem, Redemption,
+    Refresh, Rotation, StoredKey, TokenKind, TokenRecord,
+};
 pub use sqlite::Sqlite;
 
 use crate::domain::{ChallengeId, EmailAddress, GroupName, PersonName, PublicSessionId, TokenHash};
@@ -453,6 +457,154 @@ impl Storage {
         match self {
             Storage::Sqlite(db) => db.revoke_invitation(email, now).await,
             Storage::Postgres(db) => db.revoke_invitation(email, now).await,
+        }
+    }
+
+    // OpenID Connect.
+
+    /// Every signing key, newest first.
+    pub async fn oidc_keys(&self) -> Result<Vec<StoredKey>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.oidc_keys().await,
+            Storage::Postgres(db) => db.oidc_keys().await,
+        }
+    }
+
+    /// Stores a signing key. With `rotate` the keys in use are retired; without, it is
+    /// stored only when none is in use (the first start), and false says so.
+    pub async fn add_oidc_key(&self, key: StoredKey, rotate: bool) -> Result<bool, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.add_oidc_key(key, rotate).await,
+            Storage::Postgres(db) => db.add_oidc_key(key, rotate).await,
+        }
+    }
+
+    /// False when a client with that id exists already.
+    pub async fn add_oidc_client(&self, client: ClientRecord) -> Result<bool, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.add_oidc_client(client).await,
+            Storage::Postgres(db) => db.add_oidc_client(client).await,
+        }
+    }
+
+    /// Clients added from the command line, by id.
+    pub async fn list_oidc_clients(&self) -> Result<Vec<ClientRecord>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.list_oidc_clients().await,
+            Storage::Postgres(db) => db.list_oidc_clients().await,
+        }
+    }
+
+    pub async fn find_oidc_client(&self, id: String) -> Result<Option<ClientRecord>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.find_oidc_client(id).await,
+            Storage::Postgres(db) => db.find_oidc_client(id).await,
+        }
+    }
+
+    /// Removes the client and its consents, and revokes its tokens; false if unknown.
+    pub async fn remove_oidc_client(&self, id: String, now: i64) -> Result<bool, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.remove_oidc_client(id, now).await,
+            Storage::Postgres(db) => db.remove_oidc_client(id, now).await,
+        }
+    }
+
+    /// The scope a person allowed an app, if they did.
+    pub async fn consent_of(
+        &self,
+        user_id: i64,
+        client_id: String,
+    ) -> Result<Option<String>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.consent_of(user_id, client_id).await,
+            Storage::Postgres(db) => db.consent_of(user_id, client_id).await,
+        }
+    }
+
+    /// Remembers that the person allowed the app this scope.
+    pub async fn record_consent(
+        &self,
+        user_id: i64,
+        client_id: String,
+        scope: String,
+        now: i64,
+    ) -> Result<(), StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.record_consent(user_id, client_id, scope, now).await,
+            Storage::Postgres(db) => db.record_consent(user_id, client_id, scope, now).await,
+        }
+    }
+
+    /// The apps a person allowed, oldest first.
+    pub async fn list_consents(&self, user_id: i64) -> Result<Vec<ConsentRecord>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.list_consents(user_id).await,
+            Storage::Postgres(db) => db.list_consents(user_id).await,
+        }
+    }
+
+    /// Forgets the consent and revokes every token the app holds for the person.
+    pub async fn withdraw_consent(
+        &self,
+        user_id: i64,
+        client_id: String,
+        now: i64,
+    ) -> Result<bool, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.withdraw_consent(user_id, client_id, now).await,
+            Storage::Postgres(db) => db.withdraw_consent(user_id, client_id, now).await,
+        }
+    }
+
+    /// Stores an authorization with the hash of its code.
+    pub async fn create_grant(&self, grant: NewGrant) -> Result<(), StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.create_grant(grant).await,
+            Storage::Postgres(db) => db.create_grant(grant).await,
+        }
+    }
+
+    /// Spends an authorization code, in one transaction: good ⇒ its tokens are
+    /// stored; used before ⇒ its family is revoked; anything else ⇒ refused.
+    pub async fn redeem_code(&self, redeem: Redeem) -> Result<Redemption, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.redeem_code(redeem).await,
+            Storage::Postgres(db) => db.redeem_code(redeem).await,
+        }
+    }
+
+    /// Swaps a refresh token for new ones; a used one revokes its family.
+    pub async fn rotate_refresh(&self, refresh: Refresh) -> Result<Rotation, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.rotate_refresh(refresh).await,
+            Storage::Postgres(db) => db.rotate_refresh(refresh).await,
+        }
+    }
+
+    /// A live token (unexpired, unused, its family not revoked) and its person.
+    pub async fn find_oidc_token(
+        &self,
+        hash: TokenHash,
+        now: i64,
+    ) -> Result<Option<TokenRecord>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.find_oidc_token(hash, now).await,
+            Storage::Postgres(db) => db.find_oidc_token(hash, now).await,
+        }
+    }
+
+    /// Revokes a token of `client_id`: an access token alone, a refresh token with
+    /// its family.
+    pub async fn revoke_oidc_token(
+        &self,
+        hash: TokenHash,
+        client_id: String,
+        now: i64,
+    ) -> Result<(), StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.revoke_oidc_token(hash, client_id, now).await,
+            Storage::Postgres(db) => db.revoke_oidc_token(hash, client_id, now).await,
         }
     }
 }

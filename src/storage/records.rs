@@ -411,4 +411,182 @@ pub struct Pruned {
     pub rate_events: usize,
     pub mail: usize,
     pub invitations: usize,
+    /// Authorizations whose code and tokens have all expired, with their tokens.
+    pub grants: usize,
+}
+
+// OpenID Connect.
+
+/// A signing key as stored: the private part sealed, the public part as a JWK.
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: String,
+    pub sealed_private: Vec<u8>,
+    pub public_jwk: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+/// A client added from the command line.
+#[derive(Debug, Clone)]
+pub struct ClientRecord {
+    pub id: String,
+    pub name: String,
+    /// Hex SHA-256 of the secret; `None` for a public client.
+    pub secret_hash: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub skip_consent: bool,
+    pub allowed_groups: Vec<String>,
+    pub created_at: i64,
+}
+
+/// One authorization, stored with the hash of its code.
+pub struct NewGrant {
+    pub code_hash: TokenHash,
+    pub client_id: String,
+    pub user_id: i64,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub code_expires_at: i64,
+    pub now: i64,
+}
+
+/// An authorization as the token endpoint needs it.
+#[derive(Debug, Clone)]
+pub struct GrantRecord {
+    pub id: i64,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+}
+
+/// The person a grant or token is for, as the claims show them.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub user_id: i64,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub email: EmailAddress,
+    pub groups: Vec<GroupName>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        }
+    }
+
+    pub(super) fn from_stored(kind: &str) -> Self {
+        match kind {
+            "refresh" => TokenKind::Refresh,
+            _ => TokenKind::Access,
+        }
+    }
+}
+
+/// A token to store, by hash.
+pub struct NewToken {
+    pub hash: TokenHash,
+    pub kind: TokenKind,
+    pub expires_at: i64,
+}
+
+/// What the token endpoint was shown with a code, checked against the grant
+/// (`rules::oidc::redeemable`).
+pub struct Redeem {
+    pub code_hash: TokenHash,
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// S256 of the presented `code_verifier`, if one was presented.
+    pub verifier_challenge: Option<String>,
+    /// Issued when the code is good.
+    pub tokens: Vec<NewToken>,
+    pub now: i64,
+}
+
+pub enum Redemption {
+    Redeemed {
+        grant: Box<GrantRecord>,
+        person: Box<Person>,
+    },
+    /// Unknown, expired, or for something else: the grant (if any) is revoked.
+    Refused(&'static str),
+    /// Used before: every token issued from it is revoked.
+    Reused,
+}
+
+/// A refresh token presented for new tokens.
+pub struct Refresh {
+    pub token_hash: TokenHash,
+    pub client_id: String,
+    pub tokens: Vec<NewToken>,
+    pub now: i64,
+}
+
+pub enum Rotation {
+    Rotated {
+        grant: Box<GrantRecord>,
+        person: Box<Person>,
+    },
+    /// Unknown, expired, revoked, or another client's.
+    Refused,
+    /// Used before: its whole family is revoked.
+    Reused,
+}
+
+/// A live token with its grant and person.
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub kind: TokenKind,
+    pub grant: GrantRecord,
+    pub person: Person,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// An app a person allowed, for their home page.
+#[derive(Debug, Clone)]
+pub struct ConsentRecord {
+    pub client_id: String,
+    pub scope: String,
+    pub created_at: i64,
+}
+
+/// The tokens to store for a grant: a refresh token only for `offline_access`.
+pub(super) fn tokens_for(grant: &GrantRecord, tokens: Vec<NewToken>) -> Vec<NewToken> {
+    tokens
+        .into_iter()
+        .filter(|token| {
+            token.kind == TokenKind::Access || crate::rules::oidc::grants_refresh(&grant.scope)
+        })
+        .collect()
+}
+
+/// One entry per line: how lists of URIs and groups are kept in a column.
+pub(super) fn join_lines(values: &[String]) -> String {
+    values.join("\n")
+}
+
+pub(super) fn split_lines(joined: &str) -> Vec<String> {
+    joined
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect()
 }

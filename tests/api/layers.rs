@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["forms", "redirect", "turnstile", "mail"],
     &["session"],
+    &["oidc"],
     &["login"],
     &["state"],
     &["web"],

@@ -19,6 +19,7 @@ mod load;
 mod mail;
 mod nginx;
 mod observability;
+mod oidc;
 mod operator;
 mod postgres;
 mod process;

@@ -240,6 +240,7 @@ impl Postgres {
             let live = count_live(&tx, Some(user_id), now).await?;
             tx.execute("DELETE FROM user_sessions WHERE user_id = $1", &[&user_id])
                 .await?;
+            super::oidc::revoke_grants_of(&tx, Some(user_id), None, now).await?;
             tx.commit().await?;
             Ok(live)
         })
@@ -252,6 +253,7 @@ impl Postgres {
             let tx = client.transaction().await?;
             let live = count_live(&tx, None, now).await?;
             tx.execute("DELETE FROM user_sessions", &[]).await?;
+            super::oidc::revoke_grants_of(&tx, None, None, now).await?;
             tx.commit().await?;
             Ok(live)
         })

@@ -6,6 +6,7 @@
 mod access;
 mod admin;
 mod copy;
+mod oidc;
 mod outbox;
 mod sessions;
 mod signin;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0002_email_lookup.sql"),
     include_str!("../../../migrations/postgres/0003_mail_kinds.sql"),
     include_str!("../../../migrations/postgres/0004_access.sql"),
+    include_str!("../../../migrations/postgres/0005_oidc.sql"),
 ];
 
 /// Held while migrating, so that instances starting together migrate once.
@@ -132,7 +134,15 @@ impl Postgres {
                     &[&(now - KEEP_INVITATIONS_SECS)],
                 )
                 .await?;
+            client
+                .execute("DELETE FROM oidc_tokens WHERE expires_at <= $1", &[&now])
+                .await?;
+            // Their tokens go with them (`ON DELETE CASCADE`).
+            let grants = client
+                .execute("DELETE FROM oidc_grants WHERE expires_at <= $1", &[&now])
+                .await?;
             Ok(Pruned {
+                grants: deleted(grants),
                 sessions: deleted(sessions),
                 challenges: deleted(challenges),
                 rate_events: deleted(rate_events),

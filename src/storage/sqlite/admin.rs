@@ -146,6 +146,7 @@ impl Sqlite {
         self.write("revoke a user's sessions", move |tx| {
             let live = count_live(tx, Some(user_id), now)?;
             tx.execute("DELETE FROM user_sessions WHERE user_id = ?1", [user_id])?;
+            super::oidc::revoke_grants_of(tx, Some(user_id), None, now)?;
             Ok(live)
         })
         .await
@@ -156,6 +157,7 @@ impl Sqlite {
         self.write("revoke all sessions", move |tx| {
             let live = count_live(tx, None, now)?;
             tx.execute("DELETE FROM user_sessions", [])?;
+            super::oidc::revoke_grants_of(tx, None, None, now)?;
             Ok(live)
         })
         .await

@@ -27,7 +27,10 @@ impl Sqlite {
                  coalesce(revoked_at, expires_at), expires_at) <= ?1",
                 params![now - KEEP_INVITATIONS_SECS],
             )?;
-            Ok(Pruned { sessions, challenges, rate_events, mail, invitations })
+            tx.execute("DELETE FROM oidc_tokens WHERE expires_at <= ?1", [now])?;
+            // Their tokens go with them (`ON DELETE CASCADE`).
+            let grants = tx.execute("DELETE FROM oidc_grants WHERE expires_at <= ?1", [now])?;
+            Ok(Pruned { sessions, challenges, rate_events, mail, invitations, grants })
         })
         .await
     }

@@ -4,6 +4,7 @@
 mod access;
 mod admin;
 mod maintenance;
+mod oidc;
 mod outbox;
 mod sessions;
 mod signin;
@@ -27,6 +28,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0004_email_lookup.sql"),
     include_str!("../../../migrations/0005_mail_kinds.sql"),
     include_str!("../../../migrations/0006_access.sql"),
+    include_str!("../../../migrations/0007_oidc.sql"),
 ];
 
 /// The embedded backend: one SQLite file. Reads share a small pool; writes go
