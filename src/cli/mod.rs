@@ -7,6 +7,7 @@ mod access;
 mod check;
 mod log;
 mod migrate;
+mod oidc;
 mod output;
 mod serve;
 mod sessions;
@@ -76,6 +77,12 @@ pub enum Command {
     /// Groups of people, for `/auth/check?group=` and apps.
     #[command(subcommand)]
     Groups(GroupsCommand),
+    /// Apps that sign people in here with OpenID Connect
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// The keys ID tokens are signed with
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Copy users, addresses and sessions (and sign-ins in progress and pending
     /// mail) from a SQLite database into PostgreSQL; safe to run again
     MigrateToPostgres {
@@ -86,6 +93,51 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         to: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register an app; prints its client_id and (once) its client_secret
+    Add {
+        /// The app's name, shown on the consent page
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// Where the app receives the code (exact match; https, or http for loopback)
+        #[arg(long = "redirect-uri", value_name = "URI", required = true, num_args = 1..)]
+        redirect_uris: Vec<String>,
+        /// Where the app may send people after signing out
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI", num_args = 1..)]
+        post_logout_redirect_uris: Vec<String>,
+        /// The client_id [default: a random one]
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
+        /// No secret: an app in the browser or on a device, which must use PKCE
+        #[arg(long)]
+        public: bool,
+        /// No consent page (the operator's own apps)
+        #[arg(long)]
+        skip_consent: bool,
+        /// Only members of these groups may use the app (repeatable)
+        #[arg(long = "allowed-group", value_name = "NAME")]
+        allowed_groups: Vec<String>,
+    },
+    /// Every client, from the config file and from this command
+    List {
+        /// Print a JSON array instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a client added with `clients add`, revoking its tokens
+    Remove {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new signing key; the old one stays in the JWKS until its tokens expire
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -297,6 +349,29 @@ async fn dispatch(command: Command, config: Config, source: ConfigSource) -> Res
             let user = user.as_deref().map(parse_user).transpose()?;
             sessions::revoke(&config, user).await
         }
+        Command::Clients(ClientsCommand::Add {
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            id,
+            public,
+            skip_consent,
+            allowed_groups,
+        }) => {
+            let new = oidc::NewClient {
+                name,
+                id,
+                redirect_uris,
+                post_logout_redirect_uris,
+                public,
+                skip_consent,
+                allowed_groups,
+            };
+            oidc::add_client(&config, new).await
+        }
+        Command::Clients(ClientsCommand::List { json }) => oidc::list_clients(&config, json).await,
+        Command::Clients(ClientsCommand::Remove { id }) => oidc::remove_client(&config, &id).await,
+        Command::Keys(KeysCommand::Rotate) => oidc::rotate_keys(&config).await,
         Command::MigrateToPostgres { from, to } => migrate::run(&config, from, to).await,
         Command::Invite(args) => invite(&config, args).await,
         Command::Groups(GroupsCommand::Create { name }) => {

@@ -5,6 +5,7 @@
 //! relying party (node's openid-client) against it.
 
 mod checklist;
+mod openid_client;
 
 use doorcode::config::{ClientConfig, Config, Secret};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
@@ -100,7 +101,8 @@ pub async fn authorize_as(app: &TestApp, browser: &Client, email: &str, path: &s
         match response.status() {
             StatusCode::SEE_OTHER => {
                 let to = location(&response);
-                let to = to.strip_prefix(BASE_URL).map(str::to_owned).unwrap_or(to);
+                let origin = app.config.server.base_url.origin();
+                let to = to.strip_prefix(origin).map(str::to_owned).unwrap_or(to);
                 if !to.starts_with('/') {
                     return to;
                 }

@@ -570,3 +570,139 @@ async fn pruning_on_every_instance_at_once_is_safe() {
         "live sessions untouched"
     );
 }
+
+/// A config file with one confidential client that skips consent, for the
+/// OpenID Connect tests of two instances.
+fn oidc_config() -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        format!(
+            "[[oidc.clients]]\nid = \"app\"\nname = \"App\"\nsecret = \"{}\"\n\
+             redirect_uris = [\"{}\"]\nskip_consent = true\n",
+            crate::oidc::SECRET,
+            crate::oidc::APP_REDIRECT
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// Signs up on instance 0 and authorizes `app` there; the code.
+async fn authorized_code(cluster: &Cluster, browser: &Client, email: &str) -> String {
+    let page = cluster.start_sign_in(0, browser, email).await;
+    let code = cluster.smtp.wait_for_mail_to(email).await.code();
+    assert_eq!(
+        cluster.verify(0, browser, &page, &code).await,
+        StatusCode::SEE_OTHER
+    );
+    let path = crate::oidc::authorize_path("app", crate::oidc::APP_REDIRECT, &[]);
+    let response = browser.get(cluster.url(0, &path)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    crate::oidc::param(&crate::oidc::location(&response), "code").expect("a code")
+}
+
+async fn token_at(cluster: &Cluster, instance: usize, form: &[(&str, &str)]) -> reqwest::Response {
+    Client::new()
+        .post(cluster.url(instance, "/oidc/token"))
+        .basic_auth("app", Some(crate::oidc::SECRET))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set DOORCODE_TEST_POSTGRES_URL"]
+async fn a_code_issued_by_one_instance_is_exchanged_at_the_other_once() {
+    let config = oidc_config();
+    let path = config.path().to_str().unwrap().to_owned();
+    let cluster = Cluster::start(&[("DOORCODE_CONFIG", &path)]).await;
+    let browser = browser();
+    let code = authorized_code(&cluster, &browser, "two@example.com").await;
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", crate::oidc::APP_REDIRECT),
+    ];
+    // Both instances at once: exactly one gets tokens.
+    let (a, b) = tokio::join!(
+        token_at(&cluster, 0, &exchange),
+        token_at(&cluster, 1, &exchange)
+    );
+    let mut statuses = [a.status(), b.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::BAD_REQUEST]);
+    // Both instances published the same single key.
+    let keys = |instance| {
+        let url = cluster.url(instance, "/oidc/jwks");
+        async move {
+            Client::new()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(keys(0).await, keys(1).await);
+    assert_eq!(
+        cluster.database.query_i64("SELECT count(*) FROM oidc_keys"),
+        1
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set DOORCODE_TEST_POSTGRES_URL"]
+async fn two_parallel_refreshes_with_one_token_let_one_win_and_revoke_the_family() {
+    let config = oidc_config();
+    let path = config.path().to_str().unwrap().to_owned();
+    let cluster = Cluster::start(&[("DOORCODE_CONFIG", &path)]).await;
+    let browser = browser();
+    let code = authorized_code(&cluster, &browser, "race@example.com").await;
+    let tokens: serde_json::Value = token_at(
+        &cluster,
+        1,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", crate::oidc::APP_REDIRECT),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("offline_access gives a refresh token");
+    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+    let (a, b) = tokio::join!(token_at(&cluster, 0, &form), token_at(&cluster, 1, &form));
+    let (winner, loser) = match a.status() {
+        StatusCode::OK => (a, b),
+        _ => (b, a),
+    };
+    assert_eq!(winner.status(), StatusCode::OK);
+    assert_eq!(loser.status(), StatusCode::BAD_REQUEST);
+    let won: serde_json::Value = winner.json().await.unwrap();
+    // The reuse revoked the family: the winner's new tokens are dead too.
+    let again = token_at(
+        &cluster,
+        0,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", won["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    let userinfo = Client::new()
+        .get(cluster.url(1, "/oidc/userinfo"))
+        .bearer_auth(won["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
+}

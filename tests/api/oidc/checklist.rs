@@ -671,3 +671,223 @@ async fn optional_parameters_are_accepted_without_error() {
     let to = location(&app.get(&browser, &path).await);
     assert!(param(&to, "code").is_some(), "{to}");
 }
+
+/// `doorcode clients add|list|remove`: a client from the command line works like one
+/// from the file; its secret is printed once and stored only as a hash.
+#[tokio::test]
+async fn clients_from_the_command_line_sign_people_in_and_can_be_removed() {
+    let app = oidc_app().await;
+    let added = admin(
+        &app,
+        &[
+            "clients",
+            "add",
+            "--name",
+            "Wiki",
+            "--id",
+            "wiki",
+            "--redirect-uri",
+            APP_REDIRECT,
+            "--skip-consent",
+        ],
+    )
+    .await;
+    assert_eq!(added.code, Some(0), "{}", added.stderr);
+    let secret = added
+        .stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("client_secret:"))
+        .expect("the secret is printed")
+        .trim()
+        .to_owned();
+    let db = app.database();
+    assert_eq!(
+        db.query_i64(&format!(
+            "SELECT count(*) FROM oidc_clients WHERE secret_hash = '{secret}'"
+        )),
+        0
+    );
+    let listed = admin(&app, &["clients", "list", "--json"]).await;
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == "wiki" && c["source"] == "cli")
+    );
+
+    let browser = browser();
+    let back = authorize_as(
+        &app,
+        &browser,
+        "wiki@example.com",
+        &authorize_path("wiki", APP_REDIRECT, &[]),
+    )
+    .await;
+    let tokens = token(
+        &app,
+        "wiki",
+        &secret,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &param(&back, "code").unwrap()),
+            ("redirect_uri", APP_REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(tokens.status(), StatusCode::OK);
+    let tokens = json(tokens).await;
+
+    for bad in [
+        vec![
+            "clients",
+            "add",
+            "--name",
+            "X",
+            "--redirect-uri",
+            "http://wiki.example/cb",
+        ],
+        vec![
+            "clients",
+            "add",
+            "--name",
+            "X",
+            "--redirect-uri",
+            "https://x.example/cb",
+            "--id",
+            "bad id",
+        ],
+        vec![
+            "clients",
+            "add",
+            "--name",
+            "",
+            "--redirect-uri",
+            "https://x.example/cb",
+        ],
+    ] {
+        let ran = admin(&app, &bad).await;
+        assert_eq!(ran.code, Some(2), "{bad:?}: {}", ran.stderr);
+        assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    }
+    assert_eq!(
+        admin(&app, &["clients", "remove", "nobody"]).await.code,
+        Some(1)
+    );
+    assert_eq!(
+        admin(&app, &["clients", "remove", "wiki"]).await.code,
+        Some(0)
+    );
+    let userinfo = Client::new()
+        .get(app.url("/oidc/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        userinfo.status(),
+        StatusCode::UNAUTHORIZED,
+        "a removed client's tokens are revoked"
+    );
+    let gone = app
+        .get(&browser, &authorize_path("wiki", APP_REDIRECT, &[]))
+        .await;
+    assert_eq!(gone.status(), StatusCode::BAD_REQUEST);
+}
+
+/// oidcc-idtoken-kid, key rotation: a new key signs, the old one stays published
+/// until its tokens expire, and keys survive restarts.
+#[tokio::test]
+async fn keys_rotate_and_the_old_key_stays_published_until_its_tokens_expire() {
+    let app = oidc_app().await;
+    let browser = browser();
+    let back = authorize_as(
+        &app,
+        &browser,
+        "kid@example.com",
+        &authorize_path("own", APP_REDIRECT, &[]),
+    )
+    .await;
+    let code_for = |back: String| param(&back, "code").unwrap();
+    let exchange_own = |code: String| {
+        let app = &app;
+        async move {
+            json(
+                token(
+                    app,
+                    "own",
+                    SECRET,
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", APP_REDIRECT),
+                    ],
+                )
+                .await,
+            )
+            .await
+        }
+    };
+    let old = exchange_own(code_for(back)).await;
+    let old_token = old["id_token"].as_str().unwrap().to_owned();
+    let old_kid = jsonwebtoken::decode_header(&old_token)
+        .unwrap()
+        .kid
+        .unwrap();
+    let jwks = |app: &TestApp| {
+        let url = app.url("/oidc/jwks");
+        async move {
+            json(Client::new().get(url).send().await.unwrap()).await["keys"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(jwks(&app).await, 1);
+
+    let rotated = admin(&app, &["keys", "rotate"]).await;
+    assert_eq!(rotated.code, Some(0), "{}", rotated.stderr);
+    app.clock.advance(61);
+    assert_eq!(jwks(&app).await, 2, "old and new keys are both published");
+    let back = location(
+        &app.get(&browser, &authorize_path("own", APP_REDIRECT, &[]))
+            .await,
+    );
+    let new = exchange_own(code_for(back)).await;
+    let new_token = new["id_token"].as_str().unwrap();
+    let new_kid = jsonwebtoken::decode_header(new_token).unwrap().kid.unwrap();
+    assert_ne!(new_kid, old_kid);
+    verified_claims(&app, new_token, "own").await;
+    // The old token still verifies against the published set while it lives.
+    verified_claims_ignoring_expiry(&app, &old_token, "own").await;
+
+    // After the ID token lifetime, the retired key leaves the JWKS.
+    app.clock.advance(3600);
+    assert_eq!(jwks(&app).await, 1);
+    // Keys survive a restart: the same key signs.
+    let app = app.restart().await;
+    assert_eq!(jwks(&app).await, 1);
+}
+
+async fn verified_claims_ignoring_expiry(app: &TestApp, id_token: &str, audience: &str) {
+    let jwks: jsonwebtoken::jwk::JwkSet = Client::new()
+        .get(app.url("/oidc/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kid = jsonwebtoken::decode_header(id_token).unwrap().kid.unwrap();
+    let jwk = jwks.find(&kid).expect("the old key is still published");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[audience]);
+    validation.validate_exp = false;
+    jsonwebtoken::decode::<Value>(
+        id_token,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+        &validation,
+    )
+    .unwrap();
+}
