@@ -238,6 +238,37 @@ fn targets(r: &Results) -> Vec<(&'static str, String)> {
             None => out.push(("SKIP", format!("{name}: not measured"))),
         }
     }
+    // OpenID Connect: userinfo against the session check, the token exchange and
+    // an authorization with a session on their own.
+    match (r.case("userinfo"), r.case("check")) {
+        (Some(userinfo), Some(check)) => {
+            let share =
+                userinfo.measured.requests_per_sec() / check.measured.requests_per_sec().max(1.0);
+            out.push((
+                verdict(share >= 0.9),
+                format!("userinfo: ≥ 0.9 × the session check's requests/s ({share:.2} ×)"),
+            ));
+        }
+        _ => out.push(("SKIP", "userinfo: not measured".into())),
+    }
+    for (name, per_sec, p99_ms) in [("token", 3000.0, Some(20)), ("authorize", 5000.0, None)] {
+        match r.case(name) {
+            Some(case) => {
+                let m = &case.measured;
+                out.push((
+                    verdict(m.requests_per_sec() >= per_sec),
+                    format!("{name}: ≥ {per_sec:.0}/s ({:.0}/s)", m.requests_per_sec()),
+                ));
+                if let Some(p99_ms) = p99_ms {
+                    out.push((
+                        verdict(m.p99_us <= p99_ms * 1000),
+                        format!("{name}: p99 ≤ {p99_ms} ms ({} ms)", ms(m.p99_us)),
+                    ));
+                }
+            }
+            None => out.push(("SKIP", format!("{name}: not measured"))),
+        }
+    }
     match &r.mail {
         Some(mail) => out.push((
             verdict(mail.per_sec >= 500.0),

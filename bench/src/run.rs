@@ -41,6 +41,10 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The Turnstile dummy keys that always pass (the stand-in answers success anyway).
 const SITE_KEY: &str = "1x00000000000000000000AA";
 const SECRET_KEY: &str = "1x0000000000000000000000000000000AA";
+/// The OpenID Connect client the benchmark signs in to.
+const BENCH_CLIENT: &str = "bench";
+const BENCH_SECRET: &str = "bench-client-secret-bench-client-secret";
+const BENCH_REDIRECT: &str = "https://app.bench.example/cb";
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -266,6 +270,8 @@ impl<'a> Bench<'a> {
             doorcode.alive()?;
         }
 
+        self.oidc(&mut doorcode, &main_db, &cookies, results)?;
+
         step("doorcode: sign-ins (POST /login)");
         let origin = format!("http://{}", doorcode.addr);
         let start_args = |round: u32| vec![round.to_string(), origin.clone()];
@@ -343,6 +349,125 @@ impl<'a> Bench<'a> {
             results.scale = Some(self.scale()?);
         }
         Ok(())
+    }
+
+    /// OpenID Connect: an authorization with a session (a straight redirect with a
+    /// code), userinfo with access tokens, and code exchanges at the token endpoint,
+    /// each code used once.
+    fn oidc(
+        &self,
+        doorcode: &mut Server,
+        db: &Path,
+        cookies: &Path,
+        results: &mut Results,
+    ) -> anyhow::Result<()> {
+        let secs = self.args.secs;
+        let now = doorcode::clock::Clock::default().now();
+        let grants = |what| doorcode::storage::bench_seed::BenchGrants {
+            client_id: BENCH_CLIENT,
+            redirect_uri: BENCH_REDIRECT,
+            what,
+            ttl_secs: 3600,
+        };
+        step("doorcode: authorization with a session (GET /oidc/authorize)");
+        let path = format!(
+            "/oidc/authorize?response_type=code&client_id={BENCH_CLIENT}&redirect_uri={BENCH_REDIRECT}\
+             &scope=openid%20email%20profile&state=bench"
+        );
+        let measured = self.load(
+            doorcode,
+            "authorize",
+            &path,
+            "cookies.lua",
+            vec![
+                cookies.display().to_string(),
+                "doorcode_session".to_owned(),
+                "303".to_owned(),
+            ],
+            secs,
+        )?;
+        results.cases.push(case(
+            "authorize",
+            "GET /oidc/authorize, signed in",
+            measured,
+            doorcode,
+        ));
+
+        step("doorcode: userinfo (GET /oidc/userinfo)");
+        let tokens = self.work.join("access-tokens.txt");
+        let people = self.args.users.min(100_000);
+        let mut out = BufWriter::new(File::create(&tokens)?);
+        doorcode::storage::bench_seed::seed_bench_oidc(
+            db,
+            people,
+            now,
+            &grants(doorcode::storage::bench_seed::BenchGrant::AccessToken),
+            &mut out,
+        )?;
+        drop(out);
+        let measured = self.load(
+            doorcode,
+            "userinfo",
+            "/oidc/userinfo",
+            "bearer.lua",
+            vec![tokens.display().to_string(), "200".to_owned()],
+            secs,
+        )?;
+        results.cases.push(case(
+            "userinfo",
+            "GET /oidc/userinfo, Bearer",
+            measured,
+            doorcode,
+        ));
+
+        step("doorcode: code exchange (POST /oidc/token)");
+        let codes = self.work.join("codes-oidc.txt");
+        // More than the target rate could use, so no code is used twice.
+        let needed = (secs * 10_000)
+            .min(self.args.users.max(1) * 4)
+            .max(self.args.users);
+        let mut out = BufWriter::new(File::create(&codes)?);
+        let mut left = needed;
+        while left > 0 {
+            let batch = left.min(self.args.users.max(1));
+            doorcode::storage::bench_seed::seed_bench_oidc(
+                db,
+                batch,
+                now,
+                &grants(doorcode::storage::bench_seed::BenchGrant::Code),
+                &mut out,
+            )?;
+            left -= batch;
+        }
+        drop(out);
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("{BENCH_CLIENT}:{BENCH_SECRET}"));
+        let measured = self.load(
+            doorcode,
+            "token",
+            "/oidc/token",
+            "token.lua",
+            vec![
+                codes.display().to_string(),
+                basic,
+                BENCH_REDIRECT.to_owned(),
+            ],
+            secs,
+        )?;
+        if measured.requests > needed {
+            bail!(
+                "token needed {} codes but only {needed} were seeded",
+                measured.requests
+            );
+        }
+        results.cases.push(case(
+            "token",
+            "POST /oidc/token, code exchange",
+            measured,
+            doorcode,
+        ));
+        doorcode.alive()
     }
 
     fn start_stand_ins(&mut self) -> anyhow::Result<()> {
@@ -590,6 +715,13 @@ verify_url = "http://{siteverify}{path}"
 email_per_hour = 1000000
 ip_per_hour = 1000000
 failures_per_email_per_hour = 1000000
+
+[[oidc.clients]]
+id = "{BENCH_CLIENT}"
+name = "Bench"
+secret = "{BENCH_SECRET}"
+redirect_uris = ["{BENCH_REDIRECT}"]
+skip_consent = true
 "#,
         db = db.display(),
         path = crate::siteverify::PATH,

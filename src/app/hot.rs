@@ -1,6 +1,6 @@
-//! The two session reads other services make on every request they serve:
-//! `GET /auth/check` (a reverse proxy's forward auth) and `GET /api/v1/session` (an
-//! app's backend). They are answered ahead of the middleware the pages need
+//! The session reads other services make on every request they serve:
+//! `GET /auth/check` (a reverse proxy's forward auth), `GET /api/v1/session` (an
+//! app's backend) and `GET /oidc/userinfo` (an OpenID Connect app). They are answered ahead of the middleware the pages need
 //! (language, body cap, cookie jar, router, panic page): the answer reads two
 //! headers and looks the session up, and leaves with the same security headers,
 //! request id and metrics as every other response. Their log line is at debug
@@ -20,8 +20,9 @@ use crate::state::AppState;
 
 const CHECK: &str = "/auth/check";
 const SESSION: &str = "/api/v1/session";
+const USERINFO: &str = "/oidc/userinfo";
 
-/// Answers a `GET` of `CHECK` or `SESSION` itself, and hands every other request
+/// Answers a `GET` of `CHECK`, `SESSION` or `USERINFO` itself, and hands every other request
 /// to `ep`.
 pub async fn ahead<E: Endpoint>(
     ep: Arc<E>,
@@ -32,15 +33,16 @@ pub async fn ahead<E: Endpoint>(
     let route = match (req.method(), req.uri().path()) {
         (&Method::GET, CHECK) => CHECK,
         (&Method::GET, SESSION) => SESSION,
+        (&Method::GET, USERINFO) => USERINFO,
         _ => return ep.call(req).await.map(IntoResponse::into_response),
     };
     let started = Instant::now();
     let request_id = observe::request_id(&req);
     let answer = async {
-        if route == CHECK {
-            crate::routes::check_session(&state, &req).await
-        } else {
-            crate::api::answer_current_session(&state, &req).await
+        match route {
+            CHECK => crate::routes::check_session(&state, &req).await,
+            USERINFO => crate::routes::answer_userinfo(&state, &req).await,
+            _ => crate::api::answer_current_session(&state, &req).await,
         }
     };
     let mut response = AssertUnwindSafe(answer)

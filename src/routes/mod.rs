@@ -9,6 +9,7 @@ mod login;
 mod oidc;
 
 pub use auth::respond as check_session;
+pub use oidc::answer_userinfo;
 
 /// Endpoints that apps call from their servers (or a browser app from its own
 /// origin), authenticated by client credentials or tokens, never by the cookie:

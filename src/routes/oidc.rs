@@ -443,7 +443,9 @@ enum Grant<'a> {
     Refresh(&'a str),
 }
 
-/// `GET|POST /oidc/userinfo`: the claims for a Bearer access token.
+/// `POST /oidc/userinfo` (a `GET` is answered ahead of the middleware, by
+/// [`answer_userinfo`]): the claims for a Bearer access token, from the header or
+/// the form.
 #[handler]
 pub async fn userinfo(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> Response {
     let mut presented = bearer_token(req);
@@ -453,6 +455,15 @@ pub async fn userinfo(state: Data<&Arc<AppState>>, req: &Request, body: Body) ->
             .ok()
             .and_then(|p| single(&p, "access_token").ok().flatten().map(str::to_owned));
     }
+    userinfo_for(&state, presented).await
+}
+
+/// `GET /oidc/userinfo`, which apps call on many requests: answered by `app::hot`.
+pub async fn answer_userinfo(state: &AppState, req: &Request) -> Response {
+    userinfo_for(state, bearer_token(req)).await
+}
+
+async fn userinfo_for(state: &AppState, presented: Option<String>) -> Response {
     let refused = |description: &str| {
         let mut response = json_response(
             StatusCode::UNAUTHORIZED,

@@ -72,6 +72,90 @@ pub fn seed_bench_database(
     Ok(())
 }
 
+/// What [`seed_bench_oidc`] hands out for each person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchGrant {
+    /// An authorization code not yet redeemed (for the token endpoint).
+    Code,
+    /// A live access token (for userinfo).
+    AccessToken,
+}
+
+/// The authorizations [`seed_bench_oidc`] makes.
+#[derive(Debug, Clone, Copy)]
+pub struct BenchGrants<'a> {
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub what: BenchGrant,
+    pub ttl_secs: i64,
+}
+
+/// For the people `1..=count` of a database made by [`seed_bench_database`]: one
+/// authorization each of `client_id` for `redirect_uri` (scope `openid email
+/// profile`), with its code or an access token, written to `out` one a line. Codes
+/// live `ttl_secs` here, longer than the service gives them, so a benchmark can use
+/// them all.
+pub fn seed_bench_oidc(
+    path: &Path,
+    count: u64,
+    now: i64,
+    grants: &BenchGrants,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let BenchGrants {
+        client_id,
+        redirect_uri,
+        what,
+        ttl_secs,
+    } = *grants;
+    let mut conn = Connection::open(path)
+        .with_context(|| format!("cannot open the database {}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    let tx = conn.transaction()?;
+    {
+        let mut grant = tx.prepare(
+            "INSERT INTO oidc_grants (code_hash, client_id, user_id, redirect_uri, scope, \
+             auth_time, created_at, code_expires_at, code_used_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, 'openid email profile', ?5, ?5, ?6, ?7, ?6)",
+        )?;
+        let mut token = tx.prepare(
+            "INSERT INTO oidc_tokens (token_hash, grant_id, kind, created_at, expires_at) \
+             VALUES (?1, ?2, 'access', ?3, ?4)",
+        )?;
+        for n in 1..=count {
+            let user_id = i64::try_from(n).context("too many users")?;
+            let code = SessionToken::generate();
+            let used = (what == BenchGrant::AccessToken).then_some(now);
+            grant.execute(params![
+                code.hash().as_str(),
+                client_id,
+                user_id,
+                redirect_uri,
+                now,
+                now + ttl_secs,
+                used
+            ])?;
+            let secret = match what {
+                BenchGrant::Code => code,
+                BenchGrant::AccessToken => {
+                    let access = SessionToken::generate();
+                    token.execute(params![
+                        access.hash().as_str(),
+                        tx.last_insert_rowid(),
+                        now,
+                        now + ttl_secs
+                    ])?;
+                    access
+                }
+            };
+            writeln!(out, "{}", secret.expose()).context("cannot write a token")?;
+        }
+    }
+    tx.commit()?;
+    out.flush().context("cannot write the tokens")?;
+    Ok(())
+}
+
 /// The same as [`seed_bench_database`] in the PostgreSQL database at `url`, which
 /// must hold no users yet; rows go in 10,000 at a time as column arrays.
 pub async fn seed_bench_postgres(
