@@ -33,9 +33,19 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
     let panic_state = state.clone();
     let metrics = state.metrics.clone();
     let headers = security_headers(&state.config.server);
-    let set_headers = headers.iter().fold(SetHeader::new(), |set, (name, value)| {
-        set.overriding(name.clone(), value.clone())
-    });
+    // A page may widen its own policy (`web::allow_form_target`); every other
+    // header is the same on every response.
+    let set_headers = headers
+        .iter()
+        .filter(|(name, _)| *name != header::CONTENT_SECURITY_POLICY)
+        .fold(SetHeader::new(), |set, (name, value)| {
+            set.overriding(name.clone(), value.clone())
+        });
+    let csp = headers
+        .iter()
+        .find(|(name, _)| *name == header::CONTENT_SECURITY_POLICY)
+        .map(|(_, value)| value.clone())
+        .expect("the policy is always set");
     let hot_state = state.clone();
     routes::add(Route::new())
         .at("/healthz", get(healthz))
@@ -63,6 +73,21 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
             )
         }))
         .with(set_headers)
+        .after(move |result| {
+            let csp = csp.clone();
+            async move {
+                let mut response = result.map(IntoResponse::into_response)?;
+                if !response
+                    .headers()
+                    .contains_key(header::CONTENT_SECURITY_POLICY)
+                {
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_SECURITY_POLICY, csp);
+                }
+                Ok(response)
+            }
+        })
         .with(observe::Observe::new(metrics))
         .around(move |ep, req| hot::ahead(ep, req, hot_state.clone(), headers.clone()))
 }
@@ -74,38 +99,9 @@ pub fn metrics_app(state: Arc<AppState>) -> impl Endpoint {
         .data(state)
 }
 
-/// Only what the pages and Cloudflare's Turnstile widget need (Cloudflare documents
-/// `script-src` and `frame-src https://challenges.cloudflare.com`); no framing. Forms
-/// post to the site itself, and the redirect after signing in may go to a host in
-/// `server.allowed_redirect_hosts` (browsers apply `form-action` to that redirect).
-fn content_security_policy(server: &ServerConfig) -> String {
-    let mut form_action = String::from("'self'");
-    for host in &server.allowed_redirect_hosts {
-        form_action.push_str(&format!(" https://{host}"));
-        if !server.base_url.is_https() {
-            form_action.push_str(&format!(" http://{host}"));
-        }
-    }
-    // An https logo elsewhere (`server.logo_url`) is the one image from another host.
-    let mut img_src = String::from("'self'");
-    if let Some(origin) = server
-        .logo()
-        .and_then(|logo| url::Url::parse(logo).ok())
-        .map(|url| url.origin().ascii_serialization())
-    {
-        img_src.push(' ');
-        img_src.push_str(&origin);
-    }
-    format!(
-        "default-src 'none'; script-src 'self' https://challenges.cloudflare.com; \
-         frame-src https://challenges.cloudflare.com; style-src 'self'; img-src {img_src}; \
-         connect-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
-    )
-}
-
 /// Set on every response, errors and 404s included.
 fn security_headers(server: &ServerConfig) -> Arc<[(HeaderName, HeaderValue)]> {
-    let csp = HeaderValue::from_str(&content_security_policy(server))
+    let csp = HeaderValue::from_str(&crate::web::content_security_policy(server, None))
         .expect("the policy is built from validated host names");
     let mut headers = vec![
         (header::CONTENT_SECURITY_POLICY, csp),

@@ -95,6 +95,20 @@ pub fn secrets_in_file(path: &Path) -> Vec<&'static str> {
             held.push(name);
         }
     }
+    let client_secrets = file
+        .get("oidc")
+        .and_then(|oidc| oidc.get("clients"))
+        .and_then(Value::as_array)
+        .is_some_and(|clients| {
+            clients.iter().any(|c| {
+                c.get("secret")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.is_empty())
+            })
+        });
+    if client_secrets {
+        held.push("oidc.clients secrets");
+    }
     held
 }
 
@@ -274,6 +288,37 @@ mod tests {
             ("[server]\nbogus = 1\n", &[], "server.bogus"),
             ("[bogus]\nx = 1\n", &[], "[bogus]"),
             (
+                "[[oidc.clients]]\nid = \"a b\"\nname = \"A\"\nredirect_uris = [\"https://a.example/cb\"]\n",
+                &[],
+                "oidc.clients[0].id",
+            ),
+            (
+                "[[oidc.clients]]\nid = \"a\"\nname = \"A\"\nredirect_uris = [\"http://a.example/cb\"]\n",
+                &[],
+                "oidc.clients[0].redirect_uris",
+            ),
+            (
+                "[[oidc.clients]]\nid = \"a\"\nname = \"A\"\nsecret = \"short\"\nredirect_uris = [\"https://a.example/cb\"]\n",
+                &[],
+                "oidc.clients[0].secret",
+            ),
+            (
+                "[[oidc.clients]]\nid = \"a\"\nname = \"A\"\n",
+                &[],
+                "oidc.clients[0].redirect_uris",
+            ),
+            (
+                "[[oidc.clients]]\nid = \"a\"\nname = \"A\"\nredirect_uris = [\"https://a.example/cb\"]\nallowed_groups = [\"Admins\"]\n",
+                &[],
+                "oidc.clients[0].allowed_groups",
+            ),
+            (
+                "[[oidc.clients]]\nid = \"a\"\nname = \"A\"\nredirect_uris = [\"https://a.example/cb\"]\n[[oidc.clients]]\nid = \"a\"\nname = \"B\"\nredirect_uris = [\"https://a.example/cb\"]\n",
+                &[],
+                "oidc.clients[1].id",
+            ),
+            ("[[oidc.clients]]\nid = \"a\"\nbogus = 1\n", &[], "bogus"),
+            (
                 "[server]\nbase_url = \"localhost\"\n",
                 &[],
                 "server.base_url",
@@ -365,5 +410,26 @@ mod tests {
             );
             assert!(!line.contains('\n'), "case {file:?}: more than one line");
         }
+    }
+
+    #[test]
+    fn client_secrets_in_the_file_count_as_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doorcode.toml");
+        std::fs::write(
+            &path,
+            "[[oidc.clients]]\nid = \"a\"\nname = \"A\"\nredirect_uris = [\"https://a.example/cb\"]\n",
+        )
+        .unwrap();
+        assert!(
+            secrets_in_file(&path).is_empty(),
+            "a public client holds no secret"
+        );
+        std::fs::write(
+            &path,
+            "[[oidc.clients]]\nid = \"a\"\nname = \"A\"\nsecret = \"0123456789abcdef0123456789abcdef\"\n",
+        )
+        .unwrap();
+        assert_eq!(secrets_in_file(&path), vec!["oidc.clients secrets"]);
     }
 }

@@ -18,7 +18,9 @@ use crate::redirect::{Targets, safe_next};
 use crate::state::AppState;
 use crate::storage::ChallengeInfo;
 use crate::storage::Refusal;
-use crate::web::{client_ip, cookies, device, page, see_other, with_retry_after};
+use crate::web::{
+    allow_form_target, client_ip, cookies, device, page, see_other, with_retry_after,
+};
 
 /// What the pages carry from one step to the next: what the person typed (shown
 /// again after an error) and where to go after signing in (already checked).
@@ -63,28 +65,40 @@ pub async fn show(
         next: carry.next.as_deref(),
         notice,
         error: None,
-        app: app.as_deref(),
+        app: app.as_ref().map(|(name, _)| name.as_str()),
     };
     page(StatusCode::OK, login_page(&chrome(&state, lang), &view))
 }
 
-/// The name of the app a person is signing in for, when `next` returns them to an
-/// OpenID Connect authorization.
-async fn app_for(state: &AppState, next: Option<&str>) -> Option<String> {
+/// The app a person is signing in for, when `next` returns them to an OpenID
+/// Connect authorization: its name, and the registered redirect URI it asked for.
+async fn app_for(state: &AppState, next: Option<&str>) -> Option<(String, Option<String>)> {
     let next = next?;
     let path = next
         .strip_prefix(state.config.server.base_url.origin())
         .unwrap_or(next);
     let query = path.strip_prefix("/oidc/authorize?")?;
-    let (_, client_id) =
-        url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "client_id")?;
-    state
+    let param = |key: &str| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    };
+    let client = state
         .oidc
-        .client(&client_id)
+        .client(&param("client_id")?)
         .await
         .ok()
-        .flatten()
-        .map(|client| client.name)
+        .flatten()?;
+    let redirect_uri = param("redirect_uri").filter(|uri| client.redirect_uris.contains(uri));
+    Some((client.name, redirect_uri))
+}
+
+/// A sign-in page on the way to an app: its forms may lead back to the app.
+async fn toward_app(state: &AppState, next: Option<&str>, mut response: Response) -> Response {
+    if let Some((_, Some(redirect_uri))) = app_for(state, next).await {
+        allow_form_target(&mut response, state, &redirect_uri);
+    }
+    response
 }
 
 /// `next` from the query string. Proxies such as nginx cannot percent-encode the
@@ -123,21 +137,20 @@ pub async fn start(
     let ip = client_ip(req, &state);
     let binding = cookies::ensure_login_binding(jar, &state);
     // The email goes out in the language of the page that asked for it.
-    Ok(
-        match login::start(
-            &state.signin,
-            &form.email,
-            &form.captcha,
-            ip,
-            Some(binding),
-            lang,
-        )
-        .await
-        {
-            Ok(info) => code_response(&state, lang, StatusCode::OK, &info, &carry, None, None),
-            Err(error) => error_response(&state, lang, error, &carry),
-        },
+    let response = match login::start(
+        &state.signin,
+        &form.email,
+        &form.captcha,
+        ip,
+        Some(binding),
+        lang,
     )
+    .await
+    {
+        Ok(info) => code_response(&state, lang, StatusCode::OK, &info, &carry, None, None),
+        Err(error) => error_response(&state, lang, error, &carry),
+    };
+    Ok(toward_app(&state, carry.next.as_deref(), response).await)
 }
 
 /// Takes the code page (code, and names for a new address) and the name page
@@ -184,7 +197,7 @@ pub async fn verify(
             .await
         }
     };
-    Ok(match result {
+    let response = match result {
         Ok(Verified::SignedIn(signed_in)) => {
             cookies::set_signed_in(jar, &state, &signed_in);
             see_other(carry.next.as_deref().unwrap_or("/"))
@@ -193,7 +206,8 @@ pub async fn verify(
             name_response(&state, lang, StatusCode::OK, &info, &carry, None)
         }
         Err(error) => error_response(&state, lang, error, &carry),
-    })
+    };
+    Ok(toward_app(&state, carry.next.as_deref(), response).await)
 }
 
 #[handler]
@@ -209,23 +223,22 @@ pub async fn resend(
     let carry = Carry::with_next(&state, form.next.as_deref());
     let ip = client_ip(req, &state);
     let browser = cookies::login_binding_hash(jar, &state);
-    Ok(
-        match login::resend(&state.signin, &form.challenge, browser, ip, lang).await {
-            Ok(info) => {
-                let notice = lang.text("code.resent");
-                code_response(
-                    &state,
-                    lang,
-                    StatusCode::OK,
-                    &info,
-                    &carry,
-                    Some(notice),
-                    None,
-                )
-            }
-            Err(error) => error_response(&state, lang, error, &carry),
-        },
-    )
+    let response = match login::resend(&state.signin, &form.challenge, browser, ip, lang).await {
+        Ok(info) => {
+            let notice = lang.text("code.resent");
+            code_response(
+                &state,
+                lang,
+                StatusCode::OK,
+                &info,
+                &carry,
+                Some(notice),
+                None,
+            )
+        }
+        Err(error) => error_response(&state, lang, error, &carry),
+    };
+    Ok(toward_app(&state, carry.next.as_deref(), response).await)
 }
 
 fn login_response(

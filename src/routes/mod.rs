@@ -48,9 +48,22 @@ pub fn add(route: Route) -> Route {
             get(oidc::authorize).post(oidc::authorize),
         )
         .at("/oidc/consent", post(oidc::consent))
-        .at("/oidc/token", post(oidc::token).get(oidc::token))
-        .at("/oidc/userinfo", get(oidc::userinfo).post(oidc::userinfo))
-        .at("/oidc/revoke", post(oidc::revoke).get(oidc::revoke))
+        .at(
+            "/oidc/token",
+            post(oidc::token).get(oidc::token).options(oidc::preflight),
+        )
+        .at(
+            "/oidc/userinfo",
+            get(oidc::userinfo)
+                .post(oidc::userinfo)
+                .options(oidc::preflight),
+        )
+        .at(
+            "/oidc/revoke",
+            post(oidc::revoke)
+                .get(oidc::revoke)
+                .options(oidc::preflight),
+        )
         .at(
             "/oidc/introspect",
             post(oidc::introspect).get(oidc::introspect),

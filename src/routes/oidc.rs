@@ -16,7 +16,7 @@ use crate::oidc::{AuthorizeError, AuthorizeRequest, OAuthError, authorize::answe
 use crate::pages::{ConsentView, LogoutView, consent_page, logout_page, message_page};
 use crate::session::{ActiveSession, Surface};
 use crate::state::AppState;
-use crate::web::{bearer_token, cookies, page, presented, see_other};
+use crate::web::{allow_form_target, bearer_token, cookies, page, presented, see_other};
 
 /// Parameters are a few short values; more than this many is not a real request.
 const MAX_PARAMS: usize = 64;
@@ -249,18 +249,39 @@ fn consent_form(
         scopes: &scopes,
         params: &params,
     };
-    page(StatusCode::OK, consent_page(&chrome(state, lang), &view))
+    let mut response = page(StatusCode::OK, consent_page(&chrome(state, lang), &view));
+    allow_form_target(&mut response, state, &request.redirect_uri);
+    response
 }
 
 // For apps: JSON.
 
+/// The token, userinfo, revocation and introspection answers. Any origin may read
+/// them: they are authenticated by client credentials or tokens, never by a
+/// cookie, and an app in the browser (a public client) calls them from its own.
 fn json_response(status: StatusCode, body: &Value) -> Response {
     Response::builder()
         .status(status)
         .content_type("application/json")
         .header(header::CACHE_CONTROL, "no-store")
         .header(header::PRAGMA, "no-cache")
+        .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")
         .body(body.to_string())
+}
+
+/// CORS preflight for the endpoints a browser app calls.
+#[handler]
+pub async fn preflight() -> Response {
+    Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")
+        .header(header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST")
+        .header(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "Authorization, Content-Type",
+        )
+        .header(header::ACCESS_CONTROL_MAX_AGE, "600")
+        .finish()
 }
 
 fn oauth_error(error: &OAuthError) -> Response {

@@ -10,7 +10,7 @@ use maud::Markup;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Request, Response};
 
-use crate::config::TrustedProxies;
+use crate::config::{ServerConfig, TrustedProxies};
 use crate::domain::SessionToken;
 use crate::i18n::Language;
 use crate::login::Device;
@@ -136,6 +136,66 @@ fn hop_address(entry: &str) -> Option<IpAddr> {
         .ok()
         .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
         .or_else(|| entry.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
+}
+
+/// Only what the pages and Cloudflare's Turnstile widget need (Cloudflare documents
+/// `script-src` and `frame-src https://challenges.cloudflare.com`); no framing. Forms
+/// post to the site itself, and the redirect after signing in may go to a host in
+/// `server.allowed_redirect_hosts` (browsers apply `form-action` to that redirect),
+/// or to `form_target`: the app a person is signing in to with OpenID Connect.
+pub fn content_security_policy(server: &ServerConfig, form_target: Option<&str>) -> String {
+    let mut form_action = String::from("'self'");
+    for host in &server.allowed_redirect_hosts {
+        form_action.push_str(&format!(" https://{host}"));
+        if !server.base_url.is_https() {
+            form_action.push_str(&format!(" http://{host}"));
+        }
+    }
+    if let Some(target) = form_target {
+        form_action.push(' ');
+        form_action.push_str(target);
+    }
+    // An https logo elsewhere (`server.logo_url`) is the one image from another host.
+    let mut img_src = String::from("'self'");
+    if let Some(origin) = server
+        .logo()
+        .and_then(|logo| url::Url::parse(logo).ok())
+        .map(|url| url.origin().ascii_serialization())
+    {
+        img_src.push(' ');
+        img_src.push_str(&origin);
+    }
+    format!(
+        "default-src 'none'; script-src 'self' https://challenges.cloudflare.com; \
+         frame-src https://challenges.cloudflare.com; style-src 'self'; img-src {img_src}; \
+         connect-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
+/// The CSP source for where a redirect URI sends a browser: its origin, or its
+/// scheme for a native app's private-use scheme. `None` for anything else.
+pub fn form_target_of(redirect_uri: &str) -> Option<String> {
+    let url = url::Url::parse(redirect_uri).ok()?;
+    match url.scheme() {
+        "http" | "https" => Some(url.origin().ascii_serialization()),
+        scheme if scheme.contains('.') => Some(format!("{scheme}:")),
+        _ => None,
+    }
+}
+
+/// Lets the page's forms lead, through redirects, to `redirect_uri`: the app a
+/// person signs in to (browsers check `form-action` against every redirect that
+/// follows a form, the one back to the app included).
+pub fn allow_form_target(response: &mut Response, state: &AppState, redirect_uri: &str) {
+    let Some(target) = form_target_of(redirect_uri) else {
+        return;
+    };
+    let policy = content_security_policy(&state.config.server, Some(&target));
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
 }
 
 #[cfg(test)]

@@ -375,10 +375,25 @@ fn migrate(app: &TestApp, to: &str) -> std::process::Output {
 #[ignore = "needs PostgreSQL: set DOORCODE_TEST_POSTGRES_URL"]
 async fn moving_from_sqlite_to_postgres_signs_nobody_out_and_loses_no_mail() {
     let server = postgres_server().expect(NEEDS_POSTGRES);
-    let mut app = spawn_app_with(|config| config.database.url = Secret::default()).await;
+    let mut app = spawn_app_with(|config| {
+        config.database.url = Secret::default();
+        crate::oidc::clients(config);
+    })
+    .await;
     let (ada, grace) = (browser(), browser());
     app.sign_up(&ada, "ada@example.com", "Ada", "Lovelace")
         .await;
+    // Ada signed in to an app, which holds tokens.
+    let back = crate::oidc::authorize_as(
+        &app,
+        &ada,
+        "ada@example.com",
+        &crate::oidc::authorize_path("app", crate::oidc::APP_REDIRECT, &[]),
+    )
+    .await;
+    let code = crate::oidc::param(&back, "code").unwrap();
+    let tokens = crate::oidc::json(crate::oidc::exchange(&app, &code).await).await;
+    let jwks_before = app.get(&ada, "/oidc/jwks").await.text().await.unwrap();
     app.sign_up(&grace, "grace@example.com", "Grace", "Hopper")
         .await;
     // A sign-in in progress whose mail cannot go out yet.
@@ -436,6 +451,40 @@ async fn moving_from_sqlite_to_postgres_signs_nobody_out_and_loses_no_mail() {
         app.database().query_i64("SELECT max(id) FROM users"),
         3,
         "new users get ids after the copied ones"
+    );
+    // The app's tokens, its consent and the signing key came along.
+    let userinfo = reqwest::Client::new()
+        .get(app.url("/oidc/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), StatusCode::OK);
+    let refreshed = crate::oidc::token(
+        &app,
+        "app",
+        crate::oidc::SECRET,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    assert_eq!(
+        app.get(&ada, "/oidc/jwks").await.text().await.unwrap(),
+        jwks_before
+    );
+    let again = app
+        .get(
+            &ada,
+            &crate::oidc::authorize_path("app", crate::oidc::APP_REDIRECT, &[]),
+        )
+        .await;
+    assert_eq!(
+        again.status(),
+        StatusCode::SEE_OTHER,
+        "no consent page again"
     );
 }
 

@@ -168,6 +168,98 @@ const TABLES: &[Table] = &[
                    message_id, sealed_code, created_at, expires_at, attempts, next_attempt_at, language, kind) \
                  WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = n.message_id)",
     },
+    Table {
+        name: "oidc_keys",
+        select: "SELECT kid, alg, sealed_private, public_jwk, created_at, retired_at FROM oidc_keys \
+                 ORDER BY created_at",
+        kinds: &[
+            Kind::Text,
+            Kind::Text,
+            Kind::Bytes,
+            Kind::Text,
+            Kind::Int,
+            Kind::Int,
+        ],
+        insert: "INSERT INTO oidc_keys (kid, alg, sealed_private, public_jwk, created_at, retired_at) \
+                 SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BYTEA[], $4::TEXT[], \
+                 $5::BIGINT[], $6::BIGINT[]) ON CONFLICT DO NOTHING",
+    },
+    Table {
+        name: "oidc_clients",
+        select: "SELECT id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
+                 skip_consent, allowed_groups, created_at FROM oidc_clients ORDER BY id",
+        kinds: &[
+            Kind::Text,
+            Kind::Text,
+            Kind::Text,
+            Kind::Text,
+            Kind::Text,
+            Kind::Int,
+            Kind::Text,
+            Kind::Int,
+        ],
+        insert: "INSERT INTO oidc_clients (id, name, secret_hash, redirect_uris, \
+                   post_logout_redirect_uris, skip_consent, allowed_groups, created_at) \
+                 SELECT id, name, secret_hash, redirect_uris, post_logout, skip <> 0, groups, created \
+                 FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], \
+                   $6::BIGINT[], $7::TEXT[], $8::BIGINT[]) \
+                   AS n (id, name, secret_hash, redirect_uris, post_logout, skip, groups, created) \
+                 ON CONFLICT DO NOTHING",
+    },
+    Table {
+        name: "oidc_consents",
+        select: "SELECT user_id, client_id, scope, created_at FROM oidc_consents \
+                 ORDER BY user_id, client_id",
+        kinds: &[Kind::Int, Kind::Text, Kind::Text, Kind::Int],
+        insert: "INSERT INTO oidc_consents (user_id, client_id, scope, created_at) \
+                 SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[]) \
+                 ON CONFLICT DO NOTHING",
+    },
+    Table {
+        name: "oidc_grants",
+        select: "SELECT id, code_hash, client_id, user_id, redirect_uri, scope, nonce, \
+                 code_challenge, auth_time, created_at, code_expires_at, code_used_at, revoked_at, \
+                 expires_at FROM oidc_grants WHERE expires_at > ?1 ORDER BY id",
+        kinds: &[
+            Kind::Int,
+            Kind::Text,
+            Kind::Text,
+            Kind::Int,
+            Kind::Text,
+            Kind::Text,
+            Kind::Text,
+            Kind::Text,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+        ],
+        insert: "INSERT INTO oidc_grants (id, code_hash, client_id, user_id, redirect_uri, scope, \
+                   nonce, code_challenge, auth_time, created_at, code_expires_at, code_used_at, \
+                   revoked_at, expires_at) \
+                 SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], \
+                   $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::BIGINT[], $10::BIGINT[], \
+                   $11::BIGINT[], $12::BIGINT[], $13::BIGINT[], $14::BIGINT[]) ON CONFLICT DO NOTHING",
+    },
+    Table {
+        name: "oidc_tokens",
+        select: "SELECT t.token_hash, t.grant_id, t.kind, t.created_at, t.expires_at, t.used_at \
+                 FROM oidc_tokens t JOIN oidc_grants g ON g.id = t.grant_id \
+                 WHERE t.expires_at > ?1 AND g.expires_at > ?1 ORDER BY t.token_hash",
+        kinds: &[
+            Kind::Text,
+            Kind::Int,
+            Kind::Text,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+        ],
+        insert: "INSERT INTO oidc_tokens (token_hash, grant_id, kind, created_at, expires_at, used_at) \
+                 SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[], \
+                   $5::BIGINT[], $6::BIGINT[]) ON CONFLICT DO NOTHING",
+    },
 ];
 
 /// Reads every column of `table`'s rows from SQLite.
@@ -251,8 +343,10 @@ impl Postgres {
         check_same_people(&tx, &tables[0].1, &tables[1].1).await?;
         check_same_rows(&tx, "groups", "name", &tables[2].1).await?;
         check_same_rows(&tx, "invitations", "email", &tables[4].1).await?;
+        // A token copied onto another authorization would change hands.
+        check_same_rows(&tx, "oidc_grants", "code_hash", &tables[13].1).await?;
         // Later sign-ups, groups and invitations must not reuse a copied id.
-        for table in ["users", "groups", "invitations"] {
+        for table in ["users", "groups", "invitations", "oidc_grants"] {
             tx.batch_execute(&format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
                  greatest((SELECT max(id) FROM {table}), 1))"

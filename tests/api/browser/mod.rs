@@ -18,6 +18,7 @@ mod german;
 mod journeys;
 mod keyboard;
 mod modes;
+mod oidc;
 mod page;
 
 use std::path::PathBuf;

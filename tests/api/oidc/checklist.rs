@@ -891,3 +891,112 @@ async fn verified_claims_ignoring_expiry(app: &TestApp, id_token: &str, audience
     )
     .unwrap();
 }
+
+/// Browsers check `form-action` against the redirects after a form: the consent
+/// and code pages on the way to an app allow that app's registered origin, and
+/// nothing a `next` merely names.
+#[tokio::test]
+async fn pages_on_the_way_to_an_app_let_their_forms_reach_only_its_registered_origin() {
+    let app = oidc_app().await;
+    let browser = browser();
+    let csp = |response: &reqwest::Response| {
+        response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let next = |redirect: &str| {
+        let path = authorize_path("app", redirect, &[]);
+        url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
+    };
+    let start = |redirect: &'static str| {
+        let app = &app;
+        let browser = &browser;
+        let next = next(redirect);
+        async move {
+            let next = url::form_urlencoded::parse(format!("n={next}").as_bytes())
+                .next()
+                .unwrap()
+                .1
+                .into_owned();
+            app.post(
+                browser,
+                "/login",
+                &[
+                    ("email", "csp@example.com"),
+                    (
+                        "cf-turnstile-response",
+                        crate::turnstile::FakeSiteverify::DUMMY_TOKEN,
+                    ),
+                    ("next", &next),
+                ],
+            )
+            .await
+        }
+    };
+    let code_page = start(APP_REDIRECT).await;
+    assert_eq!(code_page.status(), StatusCode::OK);
+    assert!(
+        csp(&code_page).contains("form-action 'self' https://app.example"),
+        "{}",
+        csp(&code_page)
+    );
+    let evil = start("https://evil.example/cb").await;
+    assert!(!csp(&evil).contains("evil.example"), "{}", csp(&evil));
+    app.smtp.wait_for_mail_to("csp@example.com").await;
+
+    app.sign_up(&browser, "consent-csp@example.com", "Con", "Sent")
+        .await;
+    let consent = app
+        .get(&browser, &authorize_path("app", APP_REDIRECT, &[]))
+        .await;
+    assert!(
+        csp(&consent).contains("form-action 'self' https://app.example"),
+        "{}",
+        csp(&consent)
+    );
+    let home = app.get(&browser, "/").await;
+    assert!(
+        !csp(&home).contains("app.example"),
+        "other pages keep the plain policy"
+    );
+}
+
+/// An app in the browser (a public client) calls the token and userinfo endpoints
+/// from its own origin: CORS allows it, without cookies.
+#[tokio::test]
+async fn browser_apps_may_call_the_token_endpoints_across_origins() {
+    let app = oidc_app().await;
+    let preflight = Client::new()
+        .request(reqwest::Method::OPTIONS, app.url("/oidc/token"))
+        .header("origin", "http://127.0.0.1:5173")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let token = Client::new()
+        .post(app.url("/oidc/token"))
+        .header("origin", "http://127.0.0.1:5173")
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", "spa"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        token.status(),
+        StatusCode::BAD_REQUEST,
+        "not refused by the Origin check"
+    );
+    assert_eq!(token.headers()["access-control-allow-origin"], "*");
+    assert!(
+        token
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+}
