@@ -1000,3 +1000,60 @@ async fn browser_apps_may_call_the_token_endpoints_across_origins() {
             .is_none()
     );
 }
+
+/// Housekeeping drops codes and tokens once they are dead, and authorizations with
+/// their last token.
+#[tokio::test]
+async fn housekeeping_prunes_expired_codes_tokens_and_authorizations() {
+    let app = oidc_app().await;
+    let browser = browser();
+    // One authorization without offline_access, one with, one never redeemed.
+    let short = authorize_path("own", APP_REDIRECT, &[]).replace("+offline_access", "");
+    let back = authorize_as(&app, &browser, "prune@example.com", &short).await;
+    token(
+        &app,
+        "own",
+        SECRET,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &param(&back, "code").unwrap()),
+            ("redirect_uri", APP_REDIRECT),
+        ],
+    )
+    .await;
+    let back = location(
+        &app.get(&browser, &authorize_path("own", APP_REDIRECT, &[]))
+            .await,
+    );
+    token(
+        &app,
+        "own",
+        SECRET,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &param(&back, "code").unwrap()),
+            ("redirect_uri", APP_REDIRECT),
+        ],
+    )
+    .await;
+    app.get(&browser, &authorize_path("own", APP_REDIRECT, &[]))
+        .await;
+    assert_eq!(app.count_rows("oidc_grants"), 3);
+    assert_eq!(app.count_rows("oidc_tokens"), 3);
+
+    let storage = doorcode::storage::Storage::open(&app.config.database.target())
+        .await
+        .unwrap();
+    app.clock.advance(3600 + 1);
+    storage.prune(app.clock.now()).await.unwrap();
+    assert_eq!(
+        app.count_rows("oidc_grants"),
+        1,
+        "only the one with a live refresh token is kept"
+    );
+    assert_eq!(app.count_rows("oidc_tokens"), 1);
+    app.clock.advance(30 * 24 * 3600);
+    storage.prune(app.clock.now()).await.unwrap();
+    assert_eq!(app.count_rows("oidc_grants"), 0);
+    assert_eq!(app.count_rows("oidc_tokens"), 0);
+}
