@@ -150,7 +150,6 @@ async fn decide(
         .await
         .map_err(unavailable)?;
     cookies::apply(jar, state, &checked.cookie);
-    let had_session = checked.session.is_some();
     let fresh = checked
         .session
         .filter(|active| request.fresh_enough(active.record.created_at, now));
@@ -158,8 +157,9 @@ async fn decide(
         if request.prompt.none {
             return Ok(refuse("login_required", "the person is not signed in"));
         }
-        // A session that is too old must be replaced by a new sign-in.
-        let again = request.again(had_session.then_some(now));
+        // The sign-in that comes next began now: back here, a session from it
+        // meets `prompt=login` and any `max_age` (even 0), and an older one does not.
+        let again = request.again(Some(now));
         let next: String = url::form_urlencoded::byte_serialize(again.as_bytes()).collect();
         return Ok(see_other(&format!("/login?next={next}")));
     };

@@ -1057,3 +1057,27 @@ async fn housekeeping_prunes_expired_codes_tokens_and_authorizations() {
     assert_eq!(app.count_rows("oidc_grants"), 0);
     assert_eq!(app.count_rows("oidc_tokens"), 0);
 }
+
+/// `max_age=0` from someone signed out: one sign-in is enough.
+#[tokio::test]
+async fn max_age_zero_needs_one_sign_in_not_two() {
+    let app = oidc_app().await;
+    let browser = browser();
+    let path = authorize_path("own", APP_REDIRECT, &[("max_age", "0")]);
+    let first = app.get(&browser, &path).await;
+    assert!(location(&first).starts_with("/login?next="));
+    app.sign_up(&browser, "zero@example.com", "Ze", "Ro").await;
+    // Back at the authorization the sign-in page returns to.
+    let next = url::Url::parse(&format!("{BASE_URL}{}", location(&first)))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "next")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let back = app.get(&browser, &next).await;
+    assert!(
+        param(&location(&back), "code").is_some(),
+        "{}",
+        location(&back)
+    );
+}
