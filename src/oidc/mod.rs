@@ -280,14 +280,14 @@ impl Provider {
         };
         let now = self.clock.now();
         let issued = Issued::new(self, now);
-        // Refresh tokens only for offline_access; the scope is known after redemption,
-        // so one is made and stored only if it was asked for.
+        // The scope is known only inside the redemption, so a refresh token is made
+        // here either way; storage keeps it only for offline_access.
         let redeem = Redeem {
             code_hash: code.hash(),
             client_id: client.id.clone(),
             redirect_uri: redirect_uri.to_owned(),
             verifier_challenge: verifier.map(crate::rules::oidc::s256),
-            tokens: issued.tokens(true),
+            tokens: issued.tokens(),
             now,
         };
         match self.storage.redeem_code(redeem).await? {
@@ -325,7 +325,7 @@ impl Provider {
         let refresh = Refresh {
             token_hash: token.hash(),
             client_id: client.id.clone(),
-            tokens: issued.tokens(true),
+            tokens: issued.tokens(),
             now,
         };
         match self.storage.rotate_refresh(refresh).await? {
@@ -513,20 +513,20 @@ impl Issued {
         }
     }
 
-    fn tokens(&self, with_refresh: bool) -> Vec<NewToken> {
-        let mut tokens = vec![NewToken {
-            hash: self.access.hash(),
-            kind: TokenKind::Access,
-            expires_at: self.access_expires_at,
-        }];
-        if with_refresh {
-            tokens.push(NewToken {
+    /// Both tokens; storage keeps the refresh token only for `offline_access`.
+    fn tokens(&self) -> Vec<NewToken> {
+        vec![
+            NewToken {
+                hash: self.access.hash(),
+                kind: TokenKind::Access,
+                expires_at: self.access_expires_at,
+            },
+            NewToken {
                 hash: self.refresh.hash(),
                 kind: TokenKind::Refresh,
                 expires_at: self.refresh_expires_at,
-            });
-        }
-        tokens
+            },
+        ]
     }
 }
 
