@@ -14,6 +14,7 @@ pub mod mail;
 pub mod metrics;
 pub mod oidc;
 mod pages;
+pub mod passkeys;
 pub mod redirect;
 mod routes;
 pub mod rules;

@@ -17,6 +17,7 @@ use crate::domain::{ServerSecret, open_to_others};
 use crate::login::{Policy, SignIn};
 use crate::mail::{EmailTemplates, MailQueue, MailSettings, Mailer};
 use crate::metrics::Metrics;
+use crate::passkeys::Passkeys;
 use crate::session::Sessions;
 use crate::state::{AppState, CookieNames};
 use crate::storage::Storage;
@@ -122,6 +123,8 @@ impl Application {
         )
         .await
         .context("cannot prepare the OpenID Connect provider")?;
+        let passkeys = Passkeys::new(&config, &settings, storage.clone(), clock.clone(), &secret)
+            .context("cannot prepare passkeys for server.base_url")?;
         let signin = SignIn {
             storage: storage.clone(),
             turnstile,
@@ -149,6 +152,7 @@ impl Application {
             clock,
             metrics,
             oidc,
+            passkeys,
         });
         let endpoint = crate::app::app(state.clone()).map_to_response().boxed();
         Ok(Self {

@@ -8,6 +8,7 @@ use crate::config::{Config, Settings};
 use crate::login::SignIn;
 use crate::metrics::Metrics;
 use crate::oidc::Provider;
+use crate::passkeys::Passkeys;
 use crate::session::Sessions;
 use crate::storage::Storage;
 
@@ -24,6 +25,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The OpenID Connect provider.
     pub oidc: Provider,
+    pub passkeys: Passkeys,
 }
 
 /// Cookie names and flags follow `server.base_url`: on https the names carry the

@@ -7,6 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
 use crate::login::LoginError;
+use crate::passkeys::PasskeyError;
 use crate::storage::StorageError;
 
 /// Every failure's body.
@@ -202,5 +203,84 @@ impl EndFailure {
             "not_found",
             "None of your sessions has this id. It may have ended already.",
         ))
+    }
+}
+
+/// What the passkey routes can answer besides success.
+#[derive(ApiResponse, Debug)]
+#[allow(dead_code)]
+pub enum PasskeyFailure {
+    /// The answer cannot be used: `ceremony_expired` (unknown, used, or over five
+    /// minutes old), `invalid_credential`, `unknown_passkey`, `user_not_verified`,
+    /// `passkey_refused` (signature, origin, relying party or counter),
+    /// `invalid_name`, `invalid_request`.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// `unauthorized`: no session, or not a live one (the calls for one's own
+    /// passkeys).
+    #[oai(status = 401)]
+    Unauthorized(
+        Json<ErrorBody>,
+        /// Always `Bearer`.
+        #[oai(header = "WWW-Authenticate")]
+        String,
+    ),
+    /// `cross_origin`: a browser sent this from another site's page.
+    /// `passkeys_disabled`: `passkeys.enabled` is off.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// `not_found`: the caller has no passkey with this id.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// `already_registered`: this authenticator's passkey is registered already.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// `too_large`: the body is over 16 KiB.
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// `rate_limited`: too many ceremonies from this network; try again after
+    /// `Retry-After`.
+    #[oai(status = 429)]
+    TooManyRequests(
+        Json<ErrorBody>,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        i64,
+    ),
+    /// `unavailable`: the database cannot answer; try again soon.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+impl From<PasskeyError> for PasskeyFailure {
+    fn from(error: PasskeyError) -> Self {
+        let reply = body(error.code(), error.message());
+        match error {
+            PasskeyError::Unavailable(e) => {
+                tracing::error!(error = %e, "database unavailable; passkey request refused (503)");
+                PasskeyFailure::Unavailable(reply)
+            }
+            PasskeyError::Limited(refusal) => {
+                PasskeyFailure::TooManyRequests(reply, refusal.retry_after())
+            }
+            PasskeyError::Disabled => PasskeyFailure::Forbidden(reply),
+            PasskeyError::NotFound => PasskeyFailure::NotFound(reply),
+            PasskeyError::AlreadyRegistered => PasskeyFailure::Conflict(reply),
+            other => {
+                tracing::info!(error = %other, "passkey ceremony refused");
+                PasskeyFailure::BadRequest(reply)
+            }
+        }
+    }
+}
+
+impl From<Denied> for PasskeyFailure {
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::Unauthorized => {
+                PasskeyFailure::Unauthorized(body("unauthorized", UNAUTHORIZED), "Bearer".into())
+            }
+            Denied::Unavailable(e) => PasskeyError::Unavailable(e).into(),
+        }
     }
 }

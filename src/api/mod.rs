@@ -6,6 +6,7 @@ mod auth;
 mod docs;
 mod error;
 mod login;
+mod passkeys;
 mod schema;
 mod sessions;
 mod text;
@@ -51,12 +52,14 @@ enum ApiTags {
     Login,
     /// The caller's sessions
     Sessions,
+    /// Passkeys: adding them, and signing in with one
+    Passkeys,
 }
 
 /// The endpoint to nest at `/api`.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let service = OpenApiService::new(
-        (login::LoginApi, sessions::SessionApi),
+        (login::LoginApi, sessions::SessionApi, passkeys::PasskeyApi),
         format!("{} API", state.config.server.app_name),
         env!("CARGO_PKG_VERSION"),
     )
@@ -158,7 +161,7 @@ fn is_json(response: &Response) -> bool {
 /// router knows path parameters only by position (`:param0`), so request metrics
 /// and logs take their route names from here.
 pub(crate) fn path_templates() -> Vec<String> {
-    <(login::LoginApi, sessions::SessionApi) as poem_openapi::OpenApi>::meta()
+    <(login::LoginApi, sessions::SessionApi, passkeys::PasskeyApi) as poem_openapi::OpenApi>::meta()
         .into_iter()
         .flat_map(|api| api.paths)
         .map(|path| format!("{PREFIX}{}", path.path))

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::text::Text;
 use crate::login::SignedIn as FlowSignedIn;
-use crate::storage::{SessionRecord, SessionSummary};
+use crate::storage::{PasskeyRecord, SessionRecord, SessionSummary};
 
 /// Seconds since the epoch as a timestamp; out-of-range values (never stored) as the epoch.
 fn timestamp(secs: i64) -> OffsetDateTime {
@@ -158,6 +158,75 @@ impl SessionItem {
             created_at: timestamp(summary.created_at),
             last_seen_at: timestamp(summary.last_seen_at),
             user_agent: summary.user_agent,
+        }
+    }
+}
+
+/// A WebAuthn ceremony begun.
+#[derive(Object, Debug)]
+#[oai(rename = "PasskeyOptions")]
+pub struct CeremonyOptions {
+    /// Send back with the authenticator's answer.
+    pub ceremony_id: String,
+    /// WebAuthn's options in their JSON form: `{"publicKey": {...}}`, binary
+    /// values as base64url.
+    pub options: serde_json::Value,
+}
+
+impl CeremonyOptions {
+    pub fn new(ceremony_id: String, options: &impl Serialize) -> Self {
+        Self {
+            ceremony_id,
+            options: serde_json::to_value(options).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "PasskeyRegistration")]
+pub struct RegisterPasskey {
+    pub ceremony_id: String,
+    /// The `PublicKeyCredential` from `navigator.credentials.create()`, as its
+    /// `toJSON()` gives it.
+    pub credential: serde_json::Value,
+    /// Up to 64 characters; without it the passkey is named after the device.
+    pub name: Option<String>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "PasskeySignIn")]
+pub struct PasskeySignIn {
+    pub ceremony_id: String,
+    /// The `PublicKeyCredential` from `navigator.credentials.get()`, as its
+    /// `toJSON()` gives it.
+    pub credential: serde_json::Value,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "PasskeyRename")]
+pub struct PasskeyRename {
+    /// 1 to 64 characters.
+    pub name: String,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "Passkey")]
+pub struct PasskeyItem {
+    /// For renaming and removing.
+    pub id: i64,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+    #[oai(nullable)]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl From<PasskeyRecord> for PasskeyItem {
+    fn from(record: PasskeyRecord) -> Self {
+        Self {
+            id: record.id,
+            name: record.name,
+            created_at: timestamp(record.created_at),
+            last_used_at: record.last_used_at.map(timestamp),
         }
     }
 }

@@ -41,6 +41,20 @@ pub struct Config {
     pub signup: SignupConfig,
     pub metrics: MetricsConfig,
     pub oidc: OidcConfig,
+    pub passkeys: PasskeysConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasskeysConfig {
+    /// Whether people may add passkeys and sign in with them.
+    pub enabled: bool,
+}
+
+impl Default for PasskeysConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

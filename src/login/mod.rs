@@ -198,7 +198,7 @@ pub async fn verify(
         signup: flow.policy.signup.clone(),
         max_attempts: flow.policy.code.max_attempts,
         limits: flow.policy.limits,
-        session: new_session(flow, &token, now, device),
+        session: new_session(flow.policy.sessions, &token, now, device),
         name_window_secs: flow.policy.code.ttl_secs,
         now,
     };
@@ -255,7 +255,7 @@ pub async fn complete(
     };
     let now = flow.clock.now();
     let token = SessionToken::generate();
-    let session = new_session(flow, &token, now, device);
+    let session = new_session(flow.policy.sessions, &token, now, device);
     let max_attempts = flow.policy.code.max_attempts;
     let outcome = flow
         .storage
@@ -366,13 +366,19 @@ async fn name_page_error(
     }
 }
 
-fn new_session(flow: &SignIn, token: &SessionToken, now: i64, device: Device) -> NewSession {
+/// The session a sign-in opens, by code or by passkey.
+pub fn new_session(
+    lifetimes: Lifetimes,
+    token: &SessionToken,
+    now: i64,
+    device: Device,
+) -> NewSession {
     let user_agent = device.user_agent;
     NewSession {
         replaces: device.replaces,
         token_hash: token.hash(),
         public_id: PublicSessionId::generate(),
-        expires_at: flow.policy.sessions.first_expiry(now),
+        expires_at: lifetimes.first_expiry(now),
         // Kept for the sessions list only; cut so a huge header cannot bloat the row.
         user_agent: user_agent.map(|ua| ua.chars().filter(|c| !c.is_control()).take(512).collect()),
     }

@@ -1,17 +1,27 @@
 //! Signing keys: RS256, made at first start, the private part sealed with the
 //! server secret before it is stored. The `rsa` crate makes the key, jsonwebtoken
-//! describes it as a JWK and gives the JWS header its shape, and ring signs: ring's
-//! RSA is about five times as fast as the pure-Rust one jsonwebtoken would use,
-//! and signing is most of the work of a token exchange.
+//! gives the JWK and the JWS header their shape, and ring signs and verifies:
+//! ring's RSA is about five times as fast as the pure-Rust one jsonwebtoken would
+//! use, and signing is most of the work of a token exchange. jsonwebtoken's own
+//! pure-Rust backend needs a release of the `rsa` crate that the WebAuthn crate
+//! cannot share yet, so [`install_ring`] gives it ring as its backend instead.
 
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::crypto::{CryptoProvider, JwtVerifier, KeyUtils};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, Jwk, KeyAlgorithm, PublicKeyUse, RSAKeyParameters,
+    RSAKeyType,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, Header};
 use ring::rand::SystemRandom;
-use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use ring::signature::{
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents,
+};
 use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::traits::PublicKeyParts;
 use serde::Serialize;
 
 use crate::domain::{RandomId, ServerSecret};
@@ -51,17 +61,28 @@ impl SigningKey {
 
 /// A new key, sealed and ready to store.
 pub fn generate(secret: &ServerSecret, now: i64) -> anyhow::Result<StoredKey> {
-    let private =
-        rsa::PrivateKey::new(&mut getrandom::SysRng, BITS).context("cannot make an RSA key")?;
+    let private = rsa::RsaPrivateKey::new(
+        &mut getrandom::rand_core::UnwrapErr(getrandom::SysRng),
+        BITS,
+    )
+    .context("cannot make an RSA key")?;
     let der = private
         .to_pkcs1_der()
         .context("cannot encode the RSA key")?;
     let kid = RandomId::generate().into_string();
-    let encoding = EncodingKey::from_rsa_der(der.as_bytes());
-    let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256)
-        .context("cannot describe the RSA key as a JWK")?;
-    jwk.common.key_id = Some(kid.clone());
-    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    let jwk = Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(KeyAlgorithm::RS256),
+            key_id: Some(kid.clone()),
+            ..CommonParameters::default()
+        },
+        algorithm: AlgorithmParameters::RSA(RSAKeyParameters {
+            key_type: RSAKeyType::RSA,
+            n: URL_SAFE_NO_PAD.encode(private.n_bytes()),
+            e: URL_SAFE_NO_PAD.encode(private.e_bytes()),
+        }),
+    };
     Ok(StoredKey {
         sealed_private: secret.seal(PURPOSE, kid.as_bytes(), der.as_bytes()),
         public_jwk: serde_json::to_string(&jwk)?,
@@ -95,13 +116,64 @@ pub fn open(secret: &ServerSecret, stored: &StoredKey) -> anyhow::Result<Signing
     })
 }
 
+/// jsonwebtoken's backend: RS256 verification by ring, the only algorithm this
+/// provider signs with; everything else is refused.
+static RING: CryptoProvider = CryptoProvider {
+    signer_factory: |_, _| Err(ErrorKind::InvalidAlgorithm.into()),
+    verifier_factory: ring_verifier,
+    key_utils: KeyUtils::new_unimplemented(),
+};
+
+/// Makes ring jsonwebtoken's backend for this process; calling it again does nothing.
+pub fn install_ring() {
+    let _ = RING.install_default();
+}
+
+fn ring_verifier(
+    algorithm: &Algorithm,
+    key: &DecodingKey,
+) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
+    match (algorithm, key.kind()) {
+        (Algorithm::RS256, DecodingKeyKind::RsaModulusExponent { n, e }) => {
+            Ok(Box::new(Rs256Verifier {
+                n: n.clone(),
+                e: e.clone(),
+            }))
+        }
+        _ => Err(ErrorKind::InvalidAlgorithm.into()),
+    }
+}
+
+struct Rs256Verifier {
+    n: Vec<u8>,
+    e: Vec<u8>,
+}
+
+impl signature::Verifier<Vec<u8>> for Rs256Verifier {
+    fn verify(&self, message: &[u8], signature: &Vec<u8>) -> Result<(), signature::Error> {
+        RsaPublicKeyComponents {
+            n: &self.n,
+            e: &self.e,
+        }
+        .verify(&RSA_PKCS1_2048_8192_SHA256, message, signature)
+        .map_err(|_| signature::Error::new())
+    }
+}
+
+impl JwtVerifier for Rs256Verifier {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::RS256
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jsonwebtoken::{DecodingKey, Validation};
+    use jsonwebtoken::Validation;
 
     #[test]
     fn a_sealed_key_signs_what_its_published_jwk_verifies() {
+        install_ring();
         let secret = ServerSecret::from_bytes(vec![7; 32]);
         let stored = generate(&secret, 1_000).unwrap();
         let key = open(&secret, &stored).unwrap();

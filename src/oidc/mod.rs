@@ -80,6 +80,7 @@ impl Provider {
         issuer: String,
         settings: OidcSettings,
     ) -> anyhow::Result<Self> {
+        keys::install_ring();
         let now = clock.now();
         if newest_key(&storage, &secret).await.is_err() {
             let made = secret.clone();

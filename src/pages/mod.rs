@@ -14,7 +14,7 @@ use maud::{DOCTYPE, Markup, html};
 
 use crate::i18n::Language;
 
-pub use home::{AppEntry, HomeView, home_page};
+pub use home::{AppEntry, HomeView, device_label, home_page};
 pub use login::{CodeView, LoginView, NameView, code_page, login_page, name_page};
 pub use oidc::{ConsentView, LogoutView, consent_page, logout_page};
 pub use status::{message_page, not_found_page};

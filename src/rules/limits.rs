@@ -7,6 +7,10 @@ use std::net::{IpAddr, Ipv6Addr};
 /// The length of every sliding window.
 pub const WINDOW_SECS: i64 = 3600;
 
+/// How many passkey ceremonies a client network may begin for each code it may
+/// ask for.
+const PASSKEY_FACTOR: u32 = 10;
+
 /// What a window counts, and the subject it counts it for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -20,6 +24,8 @@ pub enum EventKind {
     Fail,
     /// An address's owner told that its limits refused a code.
     Notice,
+    /// A passkey ceremony begun by a client network.
+    Passkey,
 }
 
 impl EventKind {
@@ -31,6 +37,7 @@ impl EventKind {
             EventKind::Ip => "ip",
             EventKind::Fail => "fail",
             EventKind::Notice => "notice",
+            EventKind::Passkey => "passkey",
         }
     }
 }
@@ -113,6 +120,18 @@ impl Limits {
     /// Codes mailed to an address, whoever asked.
     pub fn per_email_total(&self, now: i64) -> Probe {
         Probe::new(EventKind::Send, self.email_total_per_hour, now)
+    }
+
+    /// Passkey ceremonies begun by a client network. A ceremony mails nothing and
+    /// costs a challenge row and a signature check, so a network may begin ten
+    /// times as many as it may ask for codes: enough for an office behind one
+    /// address, too few to fill the database.
+    pub fn passkeys_per_ip(&self, now: i64) -> Probe {
+        Probe::new(
+            EventKind::Passkey,
+            self.ip_per_hour.saturating_mul(PASSKEY_FACTOR),
+            now,
+        )
     }
 }
 

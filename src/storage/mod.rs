@@ -11,6 +11,7 @@
 //! its row types to `records.rs`, and its SQL to each backend.
 
 pub mod bench_seed;
+mod passkeys;
 mod postgres;
 pub mod records;
 mod signin;
@@ -20,6 +21,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use postgres::{CopyReport, Postgres};
+pub use records::{
+    Ceremony, CeremonyKind, NewCeremony, NewPasskey, PasskeyRecord, PasskeyUse, PasskeyUseOutcome,
+};
 pub use records::{
     ChallengeInfo, CodeMail, CompleteOutcome, CompleteRequest, DatabaseOverview, DeletedUser,
     GroupOverview, InvitationOverview, InvitationState, InviteOutcome, MAIL_LEASE_SECS, MailKind,
@@ -605,6 +609,94 @@ impl Storage {
         match self {
             Storage::Sqlite(db) => db.revoke_oidc_token(hash, client_id, now).await,
             Storage::Postgres(db) => db.revoke_oidc_token(hash, client_id, now).await,
+        }
+    }
+
+    // Passkeys.
+
+    /// Counts a ceremony against its client network's hourly limit and stores it.
+    pub async fn begin_ceremony(
+        &self,
+        new: NewCeremony,
+        now: i64,
+    ) -> Result<Result<(), Refusal>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.begin_ceremony(new, now).await,
+            Storage::Postgres(db) => db.begin_ceremony(new, now).await,
+        }
+    }
+
+    /// Ends a ceremony and gives it back to be finished; `None` when it is unknown,
+    /// already taken, or expired.
+    pub async fn take_ceremony(
+        &self,
+        id_hash: TokenHash,
+        now: i64,
+    ) -> Result<Option<Ceremony>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.take_ceremony(id_hash, now).await,
+            Storage::Postgres(db) => db.take_ceremony(id_hash, now).await,
+        }
+    }
+
+    /// Records a verified assertion (if its counter is still the stored one) and
+    /// opens its session.
+    pub async fn use_passkey(&self, used: PasskeyUse) -> Result<PasskeyUseOutcome, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.use_passkey(used).await,
+            Storage::Postgres(db) => db.use_passkey(used).await,
+        }
+    }
+
+    /// A person's passkeys, oldest first.
+    pub async fn list_passkeys(&self, user_id: i64) -> Result<Vec<PasskeyRecord>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.list_passkeys(user_id).await,
+            Storage::Postgres(db) => db.list_passkeys(user_id).await,
+        }
+    }
+
+    /// The passkey with this credential id, whoever it belongs to.
+    pub async fn find_passkey(
+        &self,
+        credential_id: String,
+    ) -> Result<Option<PasskeyRecord>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.find_passkey(credential_id).await,
+            Storage::Postgres(db) => db.find_passkey(credential_id).await,
+        }
+    }
+
+    /// Stores a new passkey; `None` when its credential is already registered.
+    pub async fn add_passkey(
+        &self,
+        new: NewPasskey,
+        now: i64,
+    ) -> Result<Option<PasskeyRecord>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.add_passkey(new, now).await,
+            Storage::Postgres(db) => db.add_passkey(new, now).await,
+        }
+    }
+
+    /// Renames one of the person's passkeys; whether they have it.
+    pub async fn rename_passkey(
+        &self,
+        user_id: i64,
+        id: i64,
+        name: String,
+    ) -> Result<bool, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.rename_passkey(user_id, id, name).await,
+            Storage::Postgres(db) => db.rename_passkey(user_id, id, name).await,
+        }
+    }
+
+    /// Removes one of the person's passkeys; whether they had it.
+    pub async fn remove_passkey(&self, user_id: i64, id: i64) -> Result<bool, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.remove_passkey(user_id, id).await,
+            Storage::Postgres(db) => db.remove_passkey(user_id, id).await,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::domain::{
     ChallengeId, CodeHash, EmailAddress, GroupName, PersonName, PublicSessionId, TokenHash,
 };
-use crate::rules::{Closed, Limits, Refusal, SignupPolicy};
+use crate::rules::{Closed, Limits, Probe, Refusal, SignupPolicy};
 
 /// How long a claimed message is kept from other workers while it is being sent; a
 /// worker that dies mid-send leaves it to be retried after this.
@@ -589,4 +589,91 @@ pub(super) fn split_lines(joined: &str) -> Vec<String> {
         .filter(|line| !line.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// What a WebAuthn ceremony is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CeremonyKind {
+    /// Adding a passkey to a signed-in person's account.
+    Register,
+    /// Signing in with any passkey of this site.
+    SignIn,
+}
+
+impl CeremonyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CeremonyKind::Register => "register",
+            CeremonyKind::SignIn => "sign_in",
+        }
+    }
+}
+
+/// A ceremony to store when it begins, and what starting one counts against.
+pub struct NewCeremony {
+    /// The SHA-256 of the id the client holds.
+    pub id_hash: TokenHash,
+    pub kind: CeremonyKind,
+    /// Registration: whose account and which of their sessions asked.
+    pub user_id: Option<i64>,
+    pub session_hash: Option<TokenHash>,
+    /// The WebAuthn library's state: the challenge and what the answer must meet.
+    pub state: String,
+    pub expires_at: i64,
+    /// The client network that began it, for the hourly limit.
+    pub network: String,
+    pub limit: Probe,
+}
+
+/// A ceremony taken back (and so ended) to be finished.
+pub struct Ceremony {
+    pub kind: CeremonyKind,
+    pub user_id: Option<i64>,
+    pub session_hash: Option<String>,
+    pub state: String,
+}
+
+/// A stored passkey: only public material.
+#[derive(Debug, Clone)]
+pub struct PasskeyRecord {
+    pub id: i64,
+    pub user_id: i64,
+    /// Base64url, as WebAuthn presents it.
+    pub credential_id: String,
+    pub user_handle: String,
+    /// The WebAuthn library's credential (public key, counter, flags), as JSON.
+    pub credential: String,
+    pub sign_count: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// A passkey just registered.
+pub struct NewPasskey {
+    pub user_id: i64,
+    pub credential_id: String,
+    pub user_handle: String,
+    pub credential: String,
+    pub sign_count: i64,
+    pub name: String,
+}
+
+/// A verified assertion to record, and the session it opens.
+pub struct PasskeyUse {
+    pub passkey_id: i64,
+    /// The counter the assertion was checked against: the update only happens if
+    /// it is still the stored one, so one assertion never signs in twice.
+    pub checked_count: i64,
+    pub credential: String,
+    pub sign_count: i64,
+    pub session: NewSession,
+    pub now: i64,
+}
+
+pub enum PasskeyUseOutcome {
+    SignedIn(SessionRecord),
+    /// Another sign-in used the passkey since this assertion was checked, or it
+    /// was removed.
+    Stale,
 }

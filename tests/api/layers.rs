@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["session"],
     &["oidc"],
     &["login"],
+    &["passkeys"],
     &["state"],
     &["web"],
     &["pages"],

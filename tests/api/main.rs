@@ -21,6 +21,7 @@ mod nginx;
 mod observability;
 mod oidc;
 mod operator;
+mod passkeys;
 mod postgres;
 mod process;
 mod sessions;

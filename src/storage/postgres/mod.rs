@@ -8,6 +8,7 @@ mod admin;
 mod copy;
 mod oidc;
 mod outbox;
+mod passkeys;
 mod sessions;
 mod signin;
 
@@ -32,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0003_mail_kinds.sql"),
     include_str!("../../../migrations/postgres/0004_access.sql"),
     include_str!("../../../migrations/postgres/0005_oidc.sql"),
+    include_str!("../../../migrations/postgres/0006_passkeys.sql"),
 ];
 
 /// Held while migrating, so that instances starting together migrate once.
@@ -114,6 +116,12 @@ impl Postgres {
                     &[&now],
                 )
                 .await?;
+            let ceremonies = client
+                .execute(
+                    "DELETE FROM passkey_ceremonies WHERE expires_at <= $1",
+                    &[&now],
+                )
+                .await?;
             let rate_events = client
                 .execute(
                     "DELETE FROM rate_events WHERE at <= $1",
@@ -144,7 +152,7 @@ impl Postgres {
             Ok(Pruned {
                 grants: deleted(grants),
                 sessions: deleted(sessions),
-                challenges: deleted(challenges),
+                challenges: deleted(challenges + ceremonies),
                 rate_events: deleted(rate_events),
                 mail: deleted(mail),
                 invitations: deleted(invitations),

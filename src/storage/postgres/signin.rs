@@ -20,8 +20,8 @@ const SELECT_CHALLENGE: &str = "SELECT email, browser_hash, expires_at, attempts
 
 /// A transaction, or a plain connection for the code page's read, which takes no
 /// locks as it neither counts nor changes anything.
-struct Tx<'a, C> {
-    db: &'a C,
+pub(super) struct Tx<'a, C> {
+    pub(super) db: &'a C,
     locking: bool,
 }
 
@@ -347,7 +347,7 @@ impl Postgres {
 }
 
 /// A transaction whose steps lock what they count against.
-fn locking<'a, 'c>(
+pub(super) fn locking<'a, 'c>(
     tx: &'a deadpool_postgres::Transaction<'c>,
 ) -> Tx<'a, deadpool_postgres::Transaction<'c>> {
     Tx {

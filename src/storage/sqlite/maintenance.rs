@@ -14,6 +14,9 @@ impl Sqlite {
             let challenges = tx.execute(
                 "DELETE FROM login_challenges WHERE expires_at <= ?1",
                 [now],
+            )? + tx.execute(
+                "DELETE FROM passkey_ceremonies WHERE expires_at <= ?1",
+                [now],
             )?;
             let rate_events =
                 tx.execute("DELETE FROM rate_events WHERE at <= ?1", [now - WINDOW_SECS])?;

@@ -6,6 +6,7 @@ mod admin;
 mod maintenance;
 mod oidc;
 mod outbox;
+mod passkeys;
 mod sessions;
 mod signin;
 
@@ -29,6 +30,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0005_mail_kinds.sql"),
     include_str!("../../../migrations/0006_access.sql"),
     include_str!("../../../migrations/0007_oidc.sql"),
+    include_str!("../../../migrations/0008_passkeys.sql"),
 ];
 
 /// The embedded backend: one SQLite file. Reads share a small pool; writes go

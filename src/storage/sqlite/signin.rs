@@ -18,11 +18,11 @@ use crate::storage::records::{
 use crate::storage::signin::{self, LockScope, SignInTx};
 
 /// A connection inside a transaction (or a reader, for the code page).
-struct Tx<'a>(&'a Connection);
+pub(super) struct Tx<'a>(pub(super) &'a Connection);
 
 /// Runs a step whose SQL is all SQLite's: nothing in it ever waits, so it finishes
 /// the first time it is polled, right here on the blocking thread.
-fn run_step<T>(step: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+pub(super) fn run_step<T>(step: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
     step.now_or_never().unwrap_or_else(|| {
         Err(anyhow::anyhow!(
             "a SQLite step waited, which it never should"
