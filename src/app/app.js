@@ -135,3 +135,176 @@
     });
   });
 })();
+
+// Passkeys (WebAuthn), the one part of doorcode that needs this script: the buttons
+// stay hidden without it or in a browser without WebAuthn, and the code flow is
+// the same either way. Each ceremony is two calls of the JSON API: options from
+// the server, the authenticator's answer back to it.
+(function () {
+  if (!window.PublicKeyCredential || !navigator.credentials || !window.fetch) return;
+
+  function fromB64url(text) {
+    var b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+    var raw = atob(b64 + "===".slice((b64.length + 3) % 4));
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return bytes.buffer;
+  }
+
+  function toB64url(buffer) {
+    var bytes = new Uint8Array(buffer);
+    var raw = "";
+    for (var i = 0; i < bytes.length; i++) raw += String.fromCharCode(bytes[i]);
+    return btoa(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  // The server's JSON options, with their binary members as buffers.
+  function decodeOptions(publicKey) {
+    publicKey.challenge = fromB64url(publicKey.challenge);
+    if (publicKey.user) publicKey.user.id = fromB64url(publicKey.user.id);
+    ["excludeCredentials", "allowCredentials"].forEach(function (list) {
+      (publicKey[list] || []).forEach(function (c) { c.id = fromB64url(c.id); });
+    });
+    return publicKey;
+  }
+
+  // The authenticator's answer in WebAuthn's JSON form.
+  function encodeCredential(cred) {
+    var r = cred.response;
+    var response = { clientDataJSON: toB64url(r.clientDataJSON) };
+    if (r.attestationObject) {
+      response.attestationObject = toB64url(r.attestationObject);
+      if (r.getTransports) response.transports = r.getTransports();
+    } else {
+      response.authenticatorData = toB64url(r.authenticatorData);
+      response.signature = toB64url(r.signature);
+      if (r.userHandle) response.userHandle = toB64url(r.userHandle);
+    }
+    return {
+      id: cred.id,
+      rawId: toB64url(cred.rawId),
+      type: cred.type,
+      response: response,
+      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+    };
+  }
+
+  function post(path, body) {
+    return fetch(path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body || {}),
+    }).then(function (response) {
+      return response.json().then(function (json) {
+        if (!response.ok) throw { code: json.error || "failed" };
+        return json;
+      }, function () { throw { code: "failed" }; });
+    });
+  }
+
+  // What to tell the person, in the page's language, for a failure.
+  function say(box, failure) {
+    var status = box.querySelector(".passkey-status");
+    var name = failure && failure.name;
+    var code = failure && failure.code;
+    var key = "failed";
+    if (name === "NotAllowedError" || name === "AbortError") key = "cancelled";
+    else if (name === "InvalidStateError") key = "exists";
+    else if (code === "unknown_passkey") key = "unknown";
+    else if (code === "user_not_verified") key = "unverified";
+    else if (code === "rate_limited") key = "limited";
+    status.textContent = box.getAttribute("data-msg-" + key) || box.getAttribute("data-msg-failed");
+    status.classList.add("banner", "error");
+  }
+
+  function busy(box, button, on) {
+    var status = box.querySelector(".passkey-status");
+    status.classList.remove("banner", "error");
+    status.textContent = on ? box.getAttribute("data-msg-busy") : "";
+    if (on) button.setAttribute("aria-disabled", "true");
+    else button.removeAttribute("aria-disabled");
+  }
+
+  var adding = document.querySelector("[data-passkey-add]");
+  if (adding) {
+    var add = adding.querySelector("#passkey-add");
+    add.hidden = false;
+    adding.querySelector("[data-passkey-unsupported]").hidden = true;
+    add.addEventListener("click", function () {
+      if (add.getAttribute("aria-disabled") === "true") return;
+      busy(adding, add, true);
+      post("/api/v1/passkeys/register/options").then(function (begun) {
+        return navigator.credentials
+          .create({ publicKey: decodeOptions(begun.options.publicKey) })
+          .then(function (cred) {
+            return post("/api/v1/passkeys/register", {
+              ceremony_id: begun.ceremony_id,
+              credential: encodeCredential(cred),
+            });
+          });
+      }).then(function () {
+        window.location.assign("/?done=passkey");
+      }, function (failure) {
+        busy(adding, add, false);
+        say(adding, failure);
+      });
+    });
+  }
+
+  var signing = document.querySelector("[data-passkey-sign-in]");
+  if (signing) {
+    var button = signing.querySelector("#passkey-sign-in");
+    var or = signing.querySelector(".or");
+    button.hidden = false;
+    if (or) or.hidden = false;
+    var next = signing.getAttribute("data-next") || "/";
+    // At most one request to the authenticator at a time: the autofill one waits
+    // in the background and gives way to the button.
+    var pending = null;
+
+    var signIn = function (mediation) {
+      var controller = window.AbortController ? new AbortController() : null;
+      var request = { controller: controller };
+      return post("/api/v1/passkeys/sign-in/options").then(function (begun) {
+        var options = { publicKey: decodeOptions(begun.options.publicKey) };
+        if (mediation) options.mediation = mediation;
+        if (controller) options.signal = controller.signal;
+        if (pending && pending.controller) pending.controller.abort();
+        pending = request;
+        return navigator.credentials.get(options).then(function (cred) {
+          return post("/api/v1/passkeys/sign-in", {
+            ceremony_id: begun.ceremony_id,
+            credential: encodeCredential(cred),
+          });
+        });
+      }).then(function () {
+        window.location.assign(next);
+      }, function (failure) {
+        if (pending === request) pending = null;
+        throw failure;
+      });
+    };
+
+    button.addEventListener("click", function () {
+      if (button.getAttribute("aria-disabled") === "true") return;
+      busy(signing, button, true);
+      signIn(null).catch(function (failure) {
+        busy(signing, button, false);
+        say(signing, failure);
+      });
+    });
+
+    // Autofill: the browser offers passkeys in the email field's suggestions.
+    if (PublicKeyCredential.isConditionalMediationAvailable) {
+      PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
+        if (!available) return;
+        signIn("conditional").catch(function (failure) {
+          // Given way to the button, or dismissed: nothing to say.
+          if (failure && (failure.name === "AbortError" || failure.name === "NotAllowedError")) return;
+          say(signing, failure);
+        });
+      });
+    }
+  }
+})();

@@ -5,7 +5,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::storage::{SessionOverview, UserOverview};
+use crate::storage::{PasskeyRecord, SessionOverview, UserOverview};
 
 /// Columns padded to their widest cell, two spaces apart; no trailing spaces.
 pub(super) struct Table {
@@ -169,5 +169,24 @@ mod tests {
         assert_eq!(clean("a\x1b[2Jb"), "a\u{fffd}[2Jb");
         assert_eq!(shorten("abcdef", 4), "abc…");
         assert_eq!(count(2u64, "session"), "2 sessions");
+    }
+}
+
+#[derive(Serialize)]
+pub(super) struct PasskeyJson<'a> {
+    id: i64,
+    name: &'a str,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl<'a> From<&'a PasskeyRecord> for PasskeyJson<'a> {
+    fn from(passkey: &'a PasskeyRecord) -> Self {
+        Self {
+            id: passkey.id,
+            name: &passkey.name,
+            created_at: passkey.created_at,
+            last_used_at: passkey.last_used_at,
+        }
     }
 }

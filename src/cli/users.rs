@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use super::output::{SessionJson, Table, UserJson, clean, count, or_dash, print_json, utc};
+use super::output::{
+    PasskeyJson, SessionJson, Table, UserJson, clean, count, or_dash, print_json, utc,
+};
 use super::{CliError, open_existing, sessions};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -51,16 +53,19 @@ pub(super) async fn show(config: &Config, who: UserRef, json: bool) -> Result<()
         .await?
         .ok_or_else(|| CliError::unknown_user(&who))?;
     let sessions = storage.list_live_sessions(Some(user.id), now).await?;
+    let passkeys = storage.list_passkeys(user.id).await?;
     if json {
         #[derive(Serialize)]
         struct Shown<'a> {
             #[serde(flatten)]
             user: UserJson<'a>,
             session_list: Vec<SessionJson<'a>>,
+            passkeys: Vec<PasskeyJson<'a>>,
         }
         let shown = Shown {
             user: UserJson::from(&user),
             session_list: sessions.iter().map(SessionJson::from).collect(),
+            passkeys: passkeys.iter().map(PasskeyJson::from).collect(),
         };
         return Ok(print_json(&shown)?);
     }
@@ -74,10 +79,27 @@ pub(super) async fn show(config: &Config, who: UserRef, json: bool) -> Result<()
         "sessions".into(),
         format!("{} live", user.live_sessions),
     ]);
+    fields.row(vec!["passkeys".into(), passkeys.len().to_string()]);
     print!("{}", fields.render());
     if !sessions.is_empty() {
         println!();
         print!("{}", sessions::table(&sessions, false).render());
+    }
+    if !passkeys.is_empty() {
+        println!();
+        let mut table = Table::new(&["PASSKEY", "NAME", "ADDED", "LAST USED"]);
+        for passkey in &passkeys {
+            table.row(vec![
+                passkey.id.to_string(),
+                clean(&passkey.name),
+                utc(passkey.created_at),
+                passkey
+                    .last_used_at
+                    .map(utc)
+                    .unwrap_or_else(|| "never".into()),
+            ]);
+        }
+        print!("{}", table.render());
     }
     Ok(())
 }

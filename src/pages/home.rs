@@ -6,7 +6,7 @@ use maud::{Markup, html};
 use super::login::name_fields;
 use super::{Chrome, FieldError, TimeStyle, banner, layout, moment, notice};
 use crate::i18n::Language;
-use crate::storage::{SessionRecord, SessionSummary};
+use crate::storage::{PasskeyRecord, SessionRecord, SessionSummary};
 
 pub struct HomeView<'a> {
     pub session: &'a SessionRecord,
@@ -18,6 +18,8 @@ pub struct HomeView<'a> {
     pub typed_name: Option<(&'a str, &'a str)>,
     /// The apps the person allowed to sign them in.
     pub apps: &'a [AppEntry],
+    /// `None` when passkeys are off.
+    pub passkeys: Option<&'a [PasskeyRecord]>,
 }
 
 /// An app the person allowed, for "Apps you signed in to".
@@ -96,6 +98,9 @@ pub fn home_page(chrome: &Chrome, view: &HomeView) -> Markup {
                     button type="submit" class="quiet" { (t.text("home.end_others")) }
                 }
             }
+            @if let Some(passkeys) = view.passkeys {
+                (passkey_section(t, passkeys))
+            }
             @if !view.apps.is_empty() {
                 h2 { (t.text("home.apps")) }
                 ul class="sessions" id="apps" {
@@ -115,6 +120,56 @@ pub fn home_page(chrome: &Chrome, view: &HomeView) -> Markup {
             }
         },
     )
+}
+
+/// The person's passkeys, each with forms to rename and remove it, and the button
+/// that adds one (shown by app.js when the browser can make passkeys).
+fn passkey_section(t: Language, passkeys: &[PasskeyRecord]) -> Markup {
+    html! {
+        h2 id="passkeys-heading" { (t.text("home.passkeys")) }
+        p class="hint" { (t.text("home.passkeys_lead")) }
+        @if !passkeys.is_empty() {
+            ul class="sessions" id="passkeys" aria-labelledby="passkeys-heading" {
+                @for passkey in passkeys {
+                    @let field = format!("passkey-name-{}", passkey.id);
+                    li {
+                        p class="device" { (passkey.name) }
+                        p class="hint" {
+                            (t.rich("home.passkey_times", &[
+                                ("created", moment(t, passkey.created_at, TimeStyle::DateTime)),
+                                ("used", match passkey.last_used_at {
+                                    Some(at) => moment(t, at, TimeStyle::DateTime),
+                                    None => html! { (t.text("home.passkey_never_used")) },
+                                }),
+                            ]))
+                        }
+                        form method="post" action="/account/passkeys/rename" class="inline" {
+                            input type="hidden" name="passkey" value=(passkey.id);
+                            label for=(field) class="visually-hidden" { (t.text("home.passkey_name_label")) }
+                            input id=(field) name="name" type="text" value=(passkey.name)
+                                maxlength="64" required autocomplete="off";
+                            button type="submit" class="quiet" { (t.text("home.passkey_rename")) }
+                        }
+                        form method="post" action="/account/passkeys/remove" {
+                            input type="hidden" name="passkey" value=(passkey.id);
+                            button type="submit" class="link" { (t.text("home.passkey_remove")) }
+                        }
+                    }
+                }
+            }
+        }
+        div class="passkey" data-passkey-add
+            data-msg-busy=(t.text("passkey.busy"))
+            data-msg-failed=(t.text("passkey.failed"))
+            data-msg-cancelled=(t.text("passkey.cancelled"))
+            data-msg-exists=(t.text("passkey.exists"))
+            data-msg-unverified=(t.text("passkey.unverified"))
+            data-msg-limited=(t.text("passkey.limited")) {
+            button type="button" id="passkey-add" class="quiet" hidden { (t.text("home.passkey_add")) }
+            p class="hint" data-passkey-unsupported { (t.text("home.passkey_needs_js")) }
+            p class="passkey-status" role="status" aria-live="polite" {}
+        }
+    }
 }
 
 /// "Firefox on Linux", from the user agent the session was created with.

@@ -14,6 +14,8 @@ pub struct LoginView<'a> {
     pub error: Option<FieldError<'a>>,
     /// The app the person is signing in for ("Sign in to continue to Grafana").
     pub app: Option<&'a str>,
+    /// Offer passkeys (app.js shows the button when the browser has them).
+    pub passkeys: bool,
 }
 
 pub fn login_page(chrome: &Chrome, view: &LoginView) -> Markup {
@@ -35,7 +37,8 @@ pub fn login_page(chrome: &Chrome, view: &LoginView) -> Markup {
                 (next_input(view.next))
                 label for="email" { (t.text("login.email_label")) }
                 input id="email" name="email" type="email" value=(view.email)
-                    autocomplete="email" autocapitalize="none" spellcheck="false" inputmode="email"
+                    autocomplete=(if view.passkeys { "email webauthn" } else { "email" })
+                    autocapitalize="none" spellcheck="false" inputmode="email"
                     required autofocus maxlength="255"
                     aria-invalid=[invalid(error, "email")]
                     aria-describedby=[described_by(error, "email")];
@@ -51,6 +54,19 @@ pub fn login_page(chrome: &Chrome, view: &LoginView) -> Markup {
                     noscript { p class="hint" { (t.text("page.captcha_needs_js")) } }
                 }
                 button type="submit" class="primary" { (t.text("login.submit")) }
+            }
+            @if view.passkeys {
+                div class="passkey" data-passkey-sign-in data-next=(view.next.unwrap_or("/"))
+                    data-msg-busy=(t.text("passkey.busy"))
+                    data-msg-failed=(t.text("passkey.failed"))
+                    data-msg-cancelled=(t.text("passkey.cancelled"))
+                    data-msg-unknown=(t.text("passkey.unknown"))
+                    data-msg-unverified=(t.text("passkey.unverified"))
+                    data-msg-limited=(t.text("passkey.limited")) {
+                    p class="or" hidden { (t.text("login.or")) }
+                    button type="button" id="passkey-sign-in" class="quiet" hidden { (t.text("login.passkey")) }
+                    p class="passkey-status" role="status" aria-live="polite" {}
+                }
             }
         },
     )

@@ -1,5 +1,5 @@
-//! `/account/…`: what a signed-in person changes themselves — their name, and which
-//! devices stay signed in.
+//! `/account/…`: what a signed-in person changes themselves — their name, which
+//! devices stay signed in, their passkeys.
 
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use crate::domain::{PersonName, PublicSessionId};
 use crate::i18n::Language;
 use crate::login::name_key;
 use crate::pages::FieldError;
+use crate::passkeys::PasskeyError;
 use crate::session::ActiveSession;
 use crate::state::AppState;
 use crate::web::see_other;
@@ -180,4 +181,73 @@ pub async fn end_other_sessions(
         "signed out everywhere else"
     );
     Ok(see_other("/?done=others"))
+}
+
+#[derive(Deserialize)]
+struct PasskeyForm {
+    #[serde(default)]
+    passkey: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// Renames one of the person's passkeys.
+#[handler]
+pub async fn rename_passkey(
+    state: Data<&Arc<AppState>>,
+    lang: Data<&Language>,
+    req: &Request,
+    jar: &CookieJar,
+    body: Body,
+) -> Result<Response, PageError> {
+    let lang = *lang.0;
+    let (active, form): (_, PasskeyForm) =
+        signed_in_with_form(&state, lang, req, jar, body).await?;
+    let id = form.passkey.parse().unwrap_or(-1);
+    let renamed = state
+        .passkeys
+        .rename(active.record.user_id, id, &form.name)
+        .await;
+    passkey_answer(&state, lang, &active, renamed, "/?done=passkey-renamed").await
+}
+
+/// Removes one of the person's passkeys; it no longer signs in.
+#[handler]
+pub async fn remove_passkey(
+    state: Data<&Arc<AppState>>,
+    lang: Data<&Language>,
+    req: &Request,
+    jar: &CookieJar,
+    body: Body,
+) -> Result<Response, PageError> {
+    let lang = *lang.0;
+    let (active, form): (_, PasskeyForm) =
+        signed_in_with_form(&state, lang, req, jar, body).await?;
+    let id = form.passkey.parse().unwrap_or(-1);
+    let removed = state.passkeys.remove(active.record.user_id, id).await;
+    passkey_answer(&state, lang, &active, removed, "/?done=passkey-removed").await
+}
+
+/// To `done` on success; else the person's page with what went wrong.
+async fn passkey_answer(
+    state: &AppState,
+    lang: Language,
+    active: &ActiveSession,
+    outcome: Result<(), PasskeyError>,
+    done: &str,
+) -> Result<Response, PageError> {
+    let (status, key) = match outcome {
+        Ok(()) => return Ok(see_other(done)),
+        Err(PasskeyError::Unavailable(e)) => {
+            return Err(PageError::unavailable(state, lang, "change a passkey", e));
+        }
+        Err(PasskeyError::BadName) => (StatusCode::BAD_REQUEST, "home.passkey_bad_name"),
+        Err(PasskeyError::Disabled) => (StatusCode::FORBIDDEN, "passkey.failed"),
+        Err(_) => (StatusCode::NOT_FOUND, "home.passkey_gone"),
+    };
+    let error = FieldError {
+        field: "",
+        message: lang.text(key).into(),
+    };
+    render(state, lang, active, status, None, Some(error), None).await
 }

@@ -65,7 +65,18 @@ pub(super) async fn render(
             since: consent.created_at,
         });
     }
+    let passkeys = match state.passkeys.enabled {
+        true => Some(
+            state
+                .passkeys
+                .list(active.record.user_id)
+                .await
+                .map_err(|e| PageError::unavailable(state, lang, "list passkeys", e))?,
+        ),
+        false => None,
+    };
     let view = HomeView {
+        passkeys: passkeys.as_deref(),
         apps: &apps,
         session: &active.record,
         sessions: &sessions,
@@ -93,6 +104,9 @@ pub async fn home(
         Some("done=ended") => Some(lang.text("home.session_ended")),
         Some("done=others") => Some(lang.text("home.others_ended")),
         Some("done=app") => Some(lang.text("home.app_withdrawn")),
+        Some("done=passkey") => Some(lang.text("home.passkey_added")),
+        Some("done=passkey-renamed") => Some(lang.text("home.passkey_renamed")),
+        Some("done=passkey-removed") => Some(lang.text("home.passkey_removed")),
         _ => None,
     };
     render(&state, lang, &active, StatusCode::OK, notice, None, None).await

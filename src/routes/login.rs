@@ -66,6 +66,7 @@ pub async fn show(
         notice,
         error: None,
         app: app.as_ref().map(|(name, _)| name.as_str()),
+        passkeys: state.passkeys.enabled,
     };
     page(StatusCode::OK, login_page(&chrome(&state, lang), &view))
 }
@@ -254,6 +255,7 @@ fn login_response(
         notice: None,
         error,
         app: None,
+        passkeys: state.passkeys.enabled,
     };
     page(status, login_page(&chrome(state, lang), &view))
 }

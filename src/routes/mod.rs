@@ -41,6 +41,8 @@ pub fn add(route: Route) -> Route {
         .at("/login/resend", post(login::resend))
         .at("/auth/check", get(auth::check))
         .at("/account/apps/withdraw", post(account::withdraw_app))
+        .at("/account/passkeys/rename", post(account::rename_passkey))
+        .at("/account/passkeys/remove", post(account::remove_passkey))
         .at("/.well-known/openid-configuration", get(oidc::discovery))
         .at("/oidc/jwks", get(oidc::jwks))
         .at(

@@ -241,7 +241,7 @@ async fn pages_are_accessible_and_never_cached() {
     let login = app.get(&person, "/login").await;
     assert_eq!(login.headers()["cache-control"], "no-store");
     let html = login.text().await.unwrap();
-    for needle in [
+        r#"autocomplete="email webauthn""#,
         r#"<label for="email">"#,
         r#"autocomplete="email""#,
         "autofocus",

@@ -533,3 +533,50 @@ async fn turned_off_passkeys_answer_403() {
     let (code, _) = error_of(response, StatusCode::FORBIDDEN).await;
     assert_eq!(code, "passkeys_disabled");
 }
+
+#[tokio::test]
+async fn the_cli_shows_passkeys_keeps_them_on_sign_out_everywhere_and_deletes_them_with_the_person()
+{
+    let app = spawn_app().await;
+    let (bearer, mut authenticator) = person_with_passkey(&app, "pat@example.com").await;
+
+    let shown = crate::operator::admin(&app, &["users", "show", "pat@example.com"]).await;
+    assert_eq!(shown.code, Some(0), "{}", shown.stderr);
+    assert!(shown.stdout.contains("Chrome on Linux"), "{}", shown.stdout);
+    let json = crate::operator::admin(&app, &["users", "show", "pat@example.com", "--json"]).await;
+    let json: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["passkeys"][0]["name"], "Chrome on Linux", "{json}");
+
+    // Signing out everywhere ends sessions; a passkey is a credential, not one.
+    let revoked =
+        crate::operator::admin(&app, &["sessions", "revoke", "--user", "pat@example.com"]).await;
+    assert_eq!(revoked.code, Some(0), "{}", revoked.stderr);
+    let response = call(
+        &app,
+        &client("t"),
+        Method::GET,
+        "/api/v1/session",
+        Some(&bearer),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let browser = client("test");
+    let (id, answer) = assertion(&app, &browser, &mut authenticator).await;
+    json_of(finish(&app, &browser, &id, &answer).await, StatusCode::OK).await;
+
+    let deleted = crate::operator::admin(&app, &["users", "delete", "pat@example.com"]).await;
+    assert_eq!(deleted.code, Some(0), "{}", deleted.stderr);
+    assert!(
+        deleted.stdout.contains("user_passkeys"),
+        "{}",
+        deleted.stdout
+    );
+    assert_eq!(app.count_rows("user_passkeys"), 0);
+    let (id, answer) = assertion(&app, &browser, &mut authenticator).await;
+    let (code, _) = error_of(
+        finish(&app, &browser, &id, &answer).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(code, "unknown_passkey");
+}

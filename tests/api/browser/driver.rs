@@ -255,3 +255,76 @@ impl WebDriverCompatibleCommand for Cdp {
         (Method::POST, Some(body.to_string()))
     }
 }
+
+/// A WebDriver extension command under `/session/{id}/`, such as WebAuthn's
+/// virtual authenticators (W3C WebAuthn §11, which chromedriver implements).
+#[derive(Debug)]
+struct SessionCommand {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+}
+
+impl WebDriverCompatibleCommand for SessionCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/{}", self.path))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (Method, Option<String>) {
+        (
+            self.method.clone(),
+            self.body.as_ref().map(Value::to_string),
+        )
+    }
+}
+
+impl Browser {
+    /// Adds a virtual platform authenticator that holds discoverable credentials
+    /// and answers without a person touching it; its id. `verifies`: whether it
+    /// reports that it verified the user (a PIN or a fingerprint).
+    pub async fn add_authenticator(&self, verifies: bool) -> String {
+        let body = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": verifies,
+        });
+        let added = self
+            .webdriver(Method::POST, "webauthn/authenticator".into(), Some(body))
+            .await;
+        added.as_str().expect("an authenticator id").to_owned()
+    }
+
+    /// Whether the authenticator reports that it verified the user from now on.
+    pub async fn set_user_verified(&self, authenticator: &str, verifies: bool) {
+        let path = format!("webauthn/authenticator/{authenticator}/uv");
+        self.webdriver(
+            Method::POST,
+            path,
+            Some(json!({"isUserVerified": verifies})),
+        )
+        .await;
+    }
+
+    /// The credentials the authenticator holds.
+    pub async fn credentials(&self, authenticator: &str) -> Vec<Value> {
+        let path = format!("webauthn/authenticator/{authenticator}/credentials");
+        let held = self.webdriver(Method::GET, path, None).await;
+        held.as_array().cloned().unwrap_or_default()
+    }
+
+    async fn webdriver(&self, method: Method, path: String, body: Option<Value>) -> Value {
+        let what = format!("{method} {path}");
+        self.client
+            .issue_cmd(SessionCommand { method, path, body })
+            .await
+            .unwrap_or_else(|e| panic!("WebDriver {what}: {e}"))
+    }
+}

@@ -20,6 +20,7 @@ mod keyboard;
 mod modes;
 mod oidc;
 mod page;
+mod passkeys;
 
 use std::path::PathBuf;
 
