@@ -29,3 +29,9 @@ CREATE TABLE passkey_ceremonies (
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX passkey_ceremonies_expiry ON passkey_ceremonies (expires_at);
+
+-- How each session was signed in, for OpenID Connect's `amr` claim: `otp` (an
+-- emailed code), or a passkey: `hwk` (a key bound to its device) or `swk` (a
+-- synced one), with `user` (the person was verified). Space-separated.
+ALTER TABLE user_sessions ADD COLUMN amr TEXT NOT NULL DEFAULT 'otp';
+ALTER TABLE oidc_grants ADD COLUMN amr TEXT NOT NULL DEFAULT 'otp';

@@ -3,6 +3,7 @@
 //! other subcommands are there to run one piece by hand while profiling.
 
 mod ceiling;
+mod passkeys;
 mod process;
 mod report;
 mod run;

@@ -251,7 +251,11 @@ fn targets(r: &Results) -> Vec<(&'static str, String)> {
         }
         _ => out.push(("SKIP", "userinfo: not measured".into())),
     }
-    for (name, per_sec, p99_ms) in [("token", 3000.0, Some(20)), ("authorize", 5000.0, None)] {
+    for (name, per_sec, p99_ms) in [
+        ("token", 3000.0, Some(20)),
+        ("authorize", 5000.0, None),
+        ("passkey", 2000.0, Some(20)),
+    ] {
         match r.case(name) {
             Some(case) => {
                 let m = &case.measured;

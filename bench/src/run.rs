@@ -273,7 +273,7 @@ impl<'a> Bench<'a> {
         self.oidc(&mut doorcode, &main_db, &cookies, results)?;
 
         step("doorcode: sign-ins (POST /login)");
-        let origin = format!("http://{}", doorcode.addr);
+        let origin = base_url(doorcode.addr);
         let start_args = |round: u32| vec![round.to_string(), origin.clone()];
         let measured = self.load(
             &doorcode,
@@ -464,6 +464,35 @@ impl<'a> Bench<'a> {
         results.cases.push(case(
             "token",
             "POST /oidc/token, code exchange",
+            measured,
+            doorcode,
+        ));
+        doorcode.alive()?;
+
+        step("doorcode: passkey sign-in (POST /api/v1/passkeys/sign-in)");
+        let answers = self.work.join("passkey-answers.txt");
+        // One passkey and one answer per person: enough for 2,000/s and then some.
+        let needed = (secs * 4_000).min(self.args.users.max(1));
+        let mut out = BufWriter::new(File::create(&answers)?);
+        crate::passkeys::seed(db, &base_url(doorcode.addr), needed, now, &mut out)?;
+        drop(out);
+        let measured = self.load(
+            doorcode,
+            "passkey",
+            "/api/v1/passkeys/sign-in",
+            "passkey.lua",
+            vec![answers.display().to_string()],
+            secs,
+        )?;
+        if measured.requests > needed {
+            bail!(
+                "passkey needed {} answers but only {needed} were prepared",
+                measured.requests
+            );
+        }
+        results.cases.push(case(
+            "passkey",
+            "POST /api/v1/passkeys/sign-in",
             measured,
             doorcode,
         ));
@@ -688,16 +717,24 @@ fn step(what: &str) {
     eprintln!("== {what}");
 }
 
+/// The origin doorcode is told it serves: `localhost` rather than the loopback
+/// address it listens on, as WebAuthn takes only a domain name for its relying
+/// party.
+fn base_url(listen: SocketAddr) -> String {
+    format!("http://localhost:{}", listen.port())
+}
+
 /// Only what the benchmark needs differs from the defaults: loopback addresses,
 /// the local SMTP sink and siteverify stand-in, limits no benchmark client could
 /// reach, and trust in `X-Forwarded-For`, which gives each sign-in its own client
 /// address (thousands of sign-ins a second from one address are not a real load).
 fn config_file(listen: SocketAddr, db: &Path, sink: SocketAddr, siteverify: SocketAddr) -> String {
+    let base_url = base_url(listen);
     format!(
         r#"# Written by doorcode-bench.
 [server]
 listen = "{listen}"
-base_url = "http://{listen}"
+base_url = "{base_url}"
 trust_proxy_headers = true
 
 [database]

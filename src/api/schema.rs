@@ -248,6 +248,7 @@ mod tests {
             created_at,
             expires_at: created_at + 2_592_000,
             last_seen_at: created_at,
+            amr: "otp".into(),
             groups: vec![
                 GroupName::parse("admins").unwrap(),
                 GroupName::parse("family").unwrap(),

@@ -198,7 +198,7 @@ pub async fn verify(
         signup: flow.policy.signup.clone(),
         max_attempts: flow.policy.code.max_attempts,
         limits: flow.policy.limits,
-        session: new_session(flow.policy.sessions, &token, now, device),
+        session: new_session(flow.policy.sessions, &token, now, device, CODE_AMR),
         name_window_secs: flow.policy.code.ttl_secs,
         now,
     };
@@ -255,7 +255,7 @@ pub async fn complete(
     };
     let now = flow.clock.now();
     let token = SessionToken::generate();
-    let session = new_session(flow.policy.sessions, &token, now, device);
+    let session = new_session(flow.policy.sessions, &token, now, device, CODE_AMR);
     let max_attempts = flow.policy.code.max_attempts;
     let outcome = flow
         .storage
@@ -372,6 +372,7 @@ pub fn new_session(
     token: &SessionToken,
     now: i64,
     device: Device,
+    amr: &str,
 ) -> NewSession {
     let user_agent = device.user_agent;
     NewSession {
@@ -381,8 +382,13 @@ pub fn new_session(
         expires_at: lifetimes.first_expiry(now),
         // Kept for the sessions list only; cut so a huge header cannot bloat the row.
         user_agent: user_agent.map(|ua| ua.chars().filter(|c| !c.is_control()).take(512).collect()),
+        amr: amr.to_owned(),
     }
 }
+
+/// OpenID Connect's `amr` for a sign-in by emailed code (RFC 8176: a one-time
+/// password).
+const CODE_AMR: &str = "otp";
 
 fn log_signed_in(session: &SessionRecord, new_user: bool) {
     tracing::info!(user_id = session.user_id, new_user, "signed in");

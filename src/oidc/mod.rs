@@ -234,6 +234,7 @@ impl Provider {
         request: &AuthorizeRequest,
         user_id: i64,
         auth_time: i64,
+        amr: &str,
     ) -> Result<String, StorageError> {
         let code = SessionToken::generate();
         let now = self.clock.now();
@@ -247,6 +248,7 @@ impl Provider {
                 nonce: request.nonce.clone(),
                 code_challenge: request.code_challenge.clone(),
                 auth_time,
+                amr: amr.to_owned(),
                 code_expires_at: now + crate::rules::oidc::CODE_TTL_SECS,
                 now,
             })
@@ -373,7 +375,7 @@ impl Provider {
                     json!(issued.now + self.settings.access_token_ttl_secs),
                 );
                 claims.insert("auth_time".into(), json!(grant.auth_time));
-                claims.insert("amr".into(), json!(["otp"]));
+                claims.insert("amr".into(), json!(grant.amr));
                 if with_nonce && let Some(nonce) = &grant.nonce {
                     claims.insert("nonce".into(), json!(nonce));
                 }

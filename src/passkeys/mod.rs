@@ -308,11 +308,63 @@ impl Passkeys {
     ) -> Result<SignedIn, PasskeyError> {
         let webauthn = self.webauthn()?;
         let credential: PublicKeyCredential = parse(credential)?;
-        let ceremony = self.take(ceremony_id, CeremonyKind::SignIn).await?;
-        let state: DiscoverableAuthentication =
-            serde_json::from_str(&ceremony.state).map_err(corrupt)?;
+        let id_hash = SessionToken::from_presented(ceremony_id)
+            .ok_or(PasskeyError::Expired)?
+            .hash();
+        // Read, not taken: a right answer ends the ceremony in the one write that
+        // also opens the session; a wrong one ends it here.
+        let ceremony = self
+            .storage
+            .peek_ceremony(id_hash.clone(), self.clock.now())
+            .await?
+            .filter(|ceremony| ceremony.kind == CeremonyKind::SignIn)
+            .ok_or(PasskeyError::Expired)?;
+        let checked = self
+            .check_assertion(webauthn, &id_hash, &ceremony.state, &credential, device)
+            .await;
+        let (token, used) = match checked {
+            Ok(checked) => checked,
+            Err(error) => {
+                self.storage
+                    .take_ceremony(id_hash, self.clock.now())
+                    .await?;
+                return Err(error);
+            }
+        };
+        let passkey_id = used.passkey_id;
+        match self.storage.use_passkey(used).await? {
+            PasskeyUseOutcome::SignedIn(session) => {
+                tracing::info!(
+                    user_id = session.user_id,
+                    passkey = passkey_id,
+                    "signed in with a passkey"
+                );
+                Ok(SignedIn {
+                    token,
+                    session,
+                    new_user: false,
+                })
+            }
+            PasskeyUseOutcome::Spent => Err(PasskeyError::Expired),
+            PasskeyUseOutcome::Stale => Err(PasskeyError::Refused(
+                WebauthnError::CredentialPossibleCompromise,
+            )),
+        }
+    }
+
+    /// Checks an assertion against a sign-in ceremony's state and the passkey it
+    /// names; what to record, with the new session's token.
+    async fn check_assertion(
+        &self,
+        webauthn: &Webauthn,
+        ceremony: &TokenHash,
+        state: &str,
+        credential: &PublicKeyCredential,
+        device: Device<'_>,
+    ) -> Result<(SessionToken, PasskeyUse), PasskeyError> {
+        let state: DiscoverableAuthentication = serde_json::from_str(state).map_err(corrupt)?;
         let (handle, raw_id) = webauthn
-            .identify_discoverable_authentication(&credential)
+            .identify_discoverable_authentication(credential)
             .map_err(|_| PasskeyError::Unknown)?;
         let stored = self
             .storage
@@ -322,36 +374,27 @@ impl Passkeys {
             .ok_or(PasskeyError::Unknown)?;
         let mut passkey = stored_passkey(&stored)?;
         let result = webauthn
-            .finish_discoverable_authentication_v2(&credential, state, &passkey)
+            .finish_discoverable_authentication_v2(credential, state, &passkey)
             .map_err(PasskeyError::Refused)?;
         passkey.update_credential(&result);
+        // RFC 8176: a key bound to its device is hardware-secured (`hwk`), a synced
+        // one software-secured (`swk`); `user`: the person was verified.
+        let amr = match result.backup_eligible() {
+            true => "swk user",
+            false => "hwk user",
+        };
         let now = self.clock.now();
         let token = SessionToken::generate();
         let used = PasskeyUse {
+            ceremony: ceremony.clone(),
             passkey_id: stored.id,
             checked_count: stored.sign_count,
             credential: serde_json::to_string(&passkey).map_err(corrupt)?,
             sign_count: i64::from(result.counter()),
-            session: new_session(self.sessions, &token, now, device),
+            session: new_session(self.sessions, &token, now, device, amr),
             now,
         };
-        match self.storage.use_passkey(used).await? {
-            PasskeyUseOutcome::SignedIn(session) => {
-                tracing::info!(
-                    user_id = session.user_id,
-                    passkey = stored.id,
-                    "signed in with a passkey"
-                );
-                Ok(SignedIn {
-                    token,
-                    session,
-                    new_user: false,
-                })
-            }
-            PasskeyUseOutcome::Stale => Err(PasskeyError::Refused(
-                WebauthnError::CredentialPossibleCompromise,
-            )),
-        }
+        Ok((token, used))
     }
 
     pub async fn list(&self, user_id: i64) -> Result<Vec<PasskeyRecord>, PasskeyError> {

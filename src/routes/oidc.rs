@@ -216,7 +216,12 @@ async fn decide(
     }
     let code = state
         .oidc
-        .issue_code(&request, user_id, active.record.created_at)
+        .issue_code(
+            &request,
+            user_id,
+            active.record.created_at,
+            &active.record.amr,
+        )
         .await
         .map_err(unavailable)?;
     Ok(see_other(&request.answer(issuer, &[("code", &code)])))

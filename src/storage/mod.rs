@@ -639,8 +639,21 @@ impl Storage {
         }
     }
 
-    /// Records a verified assertion (if its counter is still the stored one) and
-    /// opens its session.
+    /// A ceremony under way, left in place; `None` when it is unknown, answered
+    /// or expired.
+    pub async fn peek_ceremony(
+        &self,
+        id_hash: TokenHash,
+        now: i64,
+    ) -> Result<Option<Ceremony>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.peek_ceremony(id_hash, now).await,
+            Storage::Postgres(db) => db.peek_ceremony(id_hash, now).await,
+        }
+    }
+
+    /// Ends the ceremony, records a verified assertion (if its counter is still the
+    /// stored one) and opens its session.
     pub async fn use_passkey(&self, used: PasskeyUse) -> Result<PasskeyUseOutcome, StorageError> {
         match self {
             Storage::Sqlite(db) => db.use_passkey(used).await,

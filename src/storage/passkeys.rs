@@ -45,12 +45,15 @@ pub(super) async fn take(
     tx.take_ceremony(&id_hash, now).await
 }
 
-/// Records a verified assertion and opens its session; the browser's earlier
-/// session, if any, ends.
+/// Ends the ceremony, records a verified assertion and opens its session; the
+/// browser's earlier session, if any, ends.
 pub(super) async fn sign_in(
     tx: &impl PasskeyTx,
     used: PasskeyUse,
 ) -> anyhow::Result<PasskeyUseOutcome> {
+    if tx.take_ceremony(&used.ceremony, used.now).await?.is_none() {
+        return Ok(PasskeyUseOutcome::Spent);
+    }
     let Some(user_id) = tx.record_use(&used).await? else {
         return Ok(PasskeyUseOutcome::Stale);
     };

@@ -145,6 +145,8 @@ pub struct NewSession {
     pub public_id: PublicSessionId,
     pub expires_at: i64,
     pub user_agent: Option<String>,
+    /// How the person signed in: OpenID Connect's `amr` values, space-separated.
+    pub amr: String,
 }
 
 /// A live session with the person it belongs to.
@@ -160,6 +162,8 @@ pub struct SessionRecord {
     pub created_at: i64,
     pub expires_at: i64,
     pub last_seen_at: i64,
+    /// How the person signed in: OpenID Connect's `amr` values, space-separated.
+    pub amr: String,
 }
 
 /// One of a person's sessions, as their sessions list shows it.
@@ -452,6 +456,8 @@ pub struct NewGrant {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub auth_time: i64,
+    /// The session's `amr`, space-separated.
+    pub amr: String,
     pub code_expires_at: i64,
     pub now: i64,
 }
@@ -466,6 +472,8 @@ pub struct GrantRecord {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub auth_time: i64,
+    /// The `amr` values of the sign-in behind it.
+    pub amr: Vec<String>,
 }
 
 /// The person a grant or token is for, as the claims show them.
@@ -661,6 +669,9 @@ pub struct NewPasskey {
 
 /// A verified assertion to record, and the session it opens.
 pub struct PasskeyUse {
+    /// The ceremony answered: it ends in the same transaction, so that checking
+    /// the answer took a read and only the success a write.
+    pub ceremony: TokenHash,
     pub passkey_id: i64,
     /// The counter the assertion was checked against: the update only happens if
     /// it is still the stored one, so one assertion never signs in twice.
@@ -673,7 +684,14 @@ pub struct PasskeyUse {
 
 pub enum PasskeyUseOutcome {
     SignedIn(SessionRecord),
+    /// The ceremony was answered meanwhile (by another request) or expired.
+    Spent,
     /// Another sign-in used the passkey since this assertion was checked, or it
     /// was removed.
     Stale,
+}
+
+/// A stored `amr` (space-separated) as its values.
+pub fn split_amr(stored: &str) -> Vec<String> {
+    stored.split_whitespace().map(str::to_owned).collect()
 }

@@ -328,6 +328,11 @@ async fn the_code_flow_signs_in_through_doorcode_and_gives_verified_tokens() {
     assert_eq!(tokens["expires_in"], 3600);
     let claims = verified_claims(&app, tokens["id_token"].as_str().unwrap(), "app").await;
     assert_eq!(claims["nonce"], "n-456");
+    assert_eq!(
+        claims["amr"],
+        serde_json::json!(["otp"]),
+        "signed in by code"
+    );
     assert_eq!(claims["email"], "ada@example.com");
     assert_eq!(claims["email_verified"], true);
     assert_eq!(claims["given_name"], "Ada");

@@ -9,6 +9,7 @@ use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs_proto::{
     AllowCredentials, CreationChallengeResponse, PublicKeyCredential, RequestChallengeResponse,
+    UserVerificationPolicy,
 };
 
 use crate::helpers::{BASE_URL, TestApp, spawn_app, spawn_app_with};
@@ -20,6 +21,7 @@ use crate::json_api::{call, client, error_of, json_of, post_json, sign_in, token
 /// offers that credential when asked for any, and returns the handle.
 pub struct Authenticator {
     soft: SoftPasskey,
+    verifies: bool,
     credential: Option<(Vec<u8>, Vec<u8>)>,
 }
 
@@ -28,6 +30,18 @@ impl Authenticator {
         // `true`: it says it verified the user (a PIN or a fingerprint).
         Self {
             soft: SoftPasskey::new(true),
+            verifies: true,
+            credential: None,
+        }
+    }
+
+    /// One without user verification (no PIN, no fingerprint): it answers only
+    /// when the page does not insist, so the test relaxes the options it gets, as
+    /// a tampering script or client would.
+    pub fn unverifying() -> Self {
+        Self {
+            soft: SoftPasskey::new(false),
+            verifies: false,
             credential: None,
         }
     }
@@ -36,6 +50,10 @@ impl Authenticator {
     pub fn create(&mut self, options: &Value, origin: &str) -> Value {
         let mut options: CreationChallengeResponse =
             serde_json::from_value(options.clone()).expect("creation options");
+        if !self.soft_verifies() {
+            let selection = options.public_key.authenticator_selection.as_mut().unwrap();
+            selection.user_verification = UserVerificationPolicy::Preferred;
+        }
         let handle = options.public_key.user.id.to_vec();
         if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
             selection.require_resident_key = false;
@@ -47,6 +65,10 @@ impl Authenticator {
             .expect("the authenticator registers");
         self.credential = Some((answer.raw_id.to_vec(), handle));
         serde_json::to_value(answer).unwrap()
+    }
+
+    fn soft_verifies(&self) -> bool {
+        self.verifies
     }
 
     /// The answer to sign-in options, made at `origin`.
@@ -579,4 +601,53 @@ async fn the_cli_shows_passkeys_keeps_them_on_sign_out_everywhere_and_deletes_th
     )
     .await;
     assert_eq!(code, "unknown_passkey");
+}
+
+#[tokio::test]
+async fn an_authenticator_that_does_not_verify_the_person_is_refused() {
+    let app = spawn_app().await;
+    let browser = client("test");
+    let signed_in = sign_in(&app, &browser, "pat@example.com", "Pat").await;
+    let begun = begin(
+        &app,
+        &browser,
+        "/api/v1/passkeys/register/options",
+        Some(token(&signed_in)),
+    )
+    .await;
+    let credential = Authenticator::unverifying().create(&begun["options"], BASE_URL);
+    let response = browser
+        .post(app.url("/api/v1/passkeys/register"))
+        .bearer_auth(token(&signed_in))
+        .json(&json!({"ceremony_id": begun["ceremony_id"], "credential": credential}))
+        .send()
+        .await
+        .unwrap();
+    let (code, _) = error_of(response, StatusCode::BAD_REQUEST).await;
+    assert_eq!(code, "user_not_verified");
+    assert_eq!(app.count_rows("user_passkeys"), 0);
+}
+
+#[tokio::test]
+async fn a_passkey_sign_in_counts_for_openid_connect_with_its_own_amr() {
+    let app = crate::oidc::oidc_app().await;
+    let (_, mut authenticator) = person_with_passkey(&app, "pat@example.com").await;
+    let browser = client("test");
+    let (id, answer) = assertion(&app, &browser, &mut authenticator).await;
+    json_of(finish(&app, &browser, &id, &answer).await, StatusCode::OK).await;
+
+    // Signed in by the passkey's cookie: the authorization asks for nothing more.
+    let path = crate::oidc::authorize_path("app", crate::oidc::APP_REDIRECT, &[]);
+    let back = crate::oidc::authorize_as(&app, &browser, "pat@example.com", &path).await;
+    let code = crate::oidc::param(&back, "code").expect("a code");
+    let tokens = crate::oidc::json(crate::oidc::exchange(&app, &code).await).await;
+    let claims =
+        crate::oidc::verified_claims(&app, tokens["id_token"].as_str().unwrap(), "app").await;
+    // The software authenticator's key is bound to it (not backed up).
+    assert_eq!(claims["amr"], json!(["hwk", "user"]), "{claims}");
+    assert_eq!(
+        app.count_rows("outbox"),
+        1,
+        "only the first sign-up's code was mailed"
+    );
 }

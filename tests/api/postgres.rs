@@ -396,6 +396,11 @@ async fn moving_from_sqlite_to_postgres_signs_nobody_out_and_loses_no_mail() {
     let jwks_before = app.get(&ada, "/oidc/jwks").await.text().await.unwrap();
     app.sign_up(&grace, "grace@example.com", "Grace", "Hopper")
         .await;
+    // Grace added a passkey.
+    let api = crate::json_api::client("grace's laptop");
+    let grace_api = crate::json_api::sign_in(&app, &api, "grace@example.com", "Grace").await;
+    let mut key = crate::passkeys::Authenticator::new();
+    crate::passkeys::register(&app, &api, crate::json_api::token(&grace_api), &mut key).await;
     // A sign-in in progress whose mail cannot go out yet.
     app.smtp.stop().await;
     let linus = browser();
@@ -414,8 +419,10 @@ async fn moving_from_sqlite_to_postgres_signs_nobody_out_and_loses_no_mail() {
     for line in [
         "users: 2 read, 2 copied",
         "user_emails: 2 read, 2 copied",
-        "user_sessions: 2 read, 2 copied",
+        // Ada's, and Grace's in her browser and through the API.
+        "user_sessions: 3 read, 3 copied",
         "outbox: 1 read, 1 copied",
+        "user_passkeys: 1 read, 1 copied",
     ] {
         assert!(report.contains(line), "{line} in:\n{report}");
     }
@@ -438,6 +445,13 @@ async fn moving_from_sqlite_to_postgres_signs_nobody_out_and_loses_no_mail() {
         "Ada is still signed in"
     );
     assert_eq!(app.get(&grace, "/").await.status(), StatusCode::OK);
+    let (ceremony, answer) = crate::passkeys::assertion(&app, &api, &mut key).await;
+    let signed_in = crate::passkeys::finish(&app, &api, &ceremony, &answer).await;
+    assert_eq!(
+        signed_in.status(),
+        StatusCode::OK,
+        "Grace's passkey came along"
+    );
     let code = app.code_for("linus@example.com").await;
     let signed_up = app
         .verify(&linus, &page, &code, Some(("Linus", "Torvalds")))
@@ -754,4 +768,99 @@ async fn two_parallel_refreshes_with_one_token_let_one_win_and_revoke_the_family
         .await
         .unwrap();
     assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// POSTs `body` as JSON to `path` on `instance`, with a bearer token if given.
+async fn post_to(
+    cluster: &Cluster,
+    instance: usize,
+    path: &str,
+    bearer: Option<&str>,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    let mut request = Client::new().post(cluster.url(instance, path)).json(&body);
+    if let Some(bearer) = bearer {
+        request = request.bearer_auth(bearer);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set DOORCODE_TEST_POSTGRES_URL"]
+async fn a_passkey_ceremony_begun_on_one_instance_finishes_on_the_other_once() {
+    use crate::passkeys::Authenticator;
+    use serde_json::{Value, json};
+
+    let cluster = Cluster::start(&[]).await;
+    let json_of = |response: reqwest::Response| async move {
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "{status}: {body}");
+        body
+    };
+    // Signed up by code across both instances, the passkey added across both:
+    // options from 0, the answer to 1.
+    let challenge = json_of(
+        post_to(
+            &cluster,
+            0,
+            "/api/v1/login",
+            None,
+            json!({"email": "ada@example.com"}),
+        )
+        .await,
+    )
+    .await;
+    let code = cluster
+        .smtp
+        .wait_for_mail_to("ada@example.com")
+        .await
+        .code();
+    let verify =
+        json!({"challenge_id": challenge["challenge_id"], "code": code, "first_name": "Ada"});
+    let signed_in = json_of(post_to(&cluster, 1, "/api/v1/login/verify", None, verify).await).await;
+    let bearer = signed_in["token"].as_str().expect("signed in").to_owned();
+    let mut key = Authenticator::new();
+    let options = "/api/v1/passkeys/register/options";
+    let begun = json_of(post_to(&cluster, 0, options, Some(&bearer), json!({})).await).await;
+    let credential = key.create(&begun["options"], ORIGIN);
+    let body = json!({"ceremony_id": begun["ceremony_id"], "credential": credential});
+    let added = post_to(
+        &cluster,
+        1,
+        "/api/v1/passkeys/register",
+        Some(&bearer),
+        body,
+    )
+    .await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+
+    // A sign-in begun on 0 and answered at both at once: exactly one wins.
+    let options = "/api/v1/passkeys/sign-in/options";
+    let begun = json_of(post_to(&cluster, 0, options, None, json!({})).await).await;
+    let answer = key.get(&begun["options"], ORIGIN);
+    let body = json!({"ceremony_id": begun["ceremony_id"], "credential": answer});
+    let tries = (0..2).map(|instance| {
+        post_to(
+            &cluster,
+            instance,
+            "/api/v1/passkeys/sign-in",
+            None,
+            body.clone(),
+        )
+    });
+    let statuses: Vec<StatusCode> = join_all(tries)
+        .await
+        .into_iter()
+        .map(|response| response.status())
+        .collect();
+    let won = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(won, 1, "{statuses:?}");
+    assert!(statuses.contains(&StatusCode::BAD_REQUEST), "{statuses:?}");
+    assert_eq!(
+        cluster
+            .database
+            .query_i64("SELECT count(*) FROM passkey_ceremonies"),
+        0
+    );
 }

@@ -74,10 +74,7 @@ impl Bench<'_> {
             ));
 
             let round = |i: usize| 100 * instances as u32 + i as u32;
-            let origins: Vec<String> = servers
-                .iter()
-                .map(|s| format!("http://{}", s.addr))
-                .collect();
+            let origins: Vec<String> = servers.iter().map(|s| super::base_url(s.addr)).collect();
             let start = self.spread(
                 &servers,
                 &format!("pg{instances}-start"),

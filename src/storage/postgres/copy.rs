@@ -99,7 +99,7 @@ const TABLES: &[Table] = &[
     Table {
         name: "user_sessions",
         select: "SELECT token_hash, user_id, created_at, public_id, expires_at, user_agent, \
-                 last_seen_at FROM user_sessions WHERE expires_at > ?1 ORDER BY token_hash",
+                 last_seen_at, amr FROM user_sessions WHERE expires_at > ?1 ORDER BY token_hash",
         kinds: &[
             Kind::Text,
             Kind::Int,
@@ -108,11 +108,13 @@ const TABLES: &[Table] = &[
             Kind::Int,
             Kind::Text,
             Kind::Int,
+            Kind::Text,
         ],
         insert: "INSERT INTO user_sessions \
-                 (token_hash, user_id, created_at, public_id, expires_at, user_agent, last_seen_at) \
+                 (token_hash, user_id, created_at, public_id, expires_at, user_agent, last_seen_at, \
+                  amr) \
                  SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], \
-                 $5::BIGINT[], $6::TEXT[], $7::BIGINT[]) ON CONFLICT DO NOTHING",
+                 $5::BIGINT[], $6::TEXT[], $7::BIGINT[], $8::TEXT[]) ON CONFLICT DO NOTHING",
     },
     Table {
         name: "login_challenges",
@@ -219,7 +221,7 @@ const TABLES: &[Table] = &[
         name: "oidc_grants",
         select: "SELECT id, code_hash, client_id, user_id, redirect_uri, scope, nonce, \
                  code_challenge, auth_time, created_at, code_expires_at, code_used_at, revoked_at, \
-                 expires_at FROM oidc_grants WHERE expires_at > ?1 ORDER BY id",
+                 expires_at, amr FROM oidc_grants WHERE expires_at > ?1 ORDER BY id",
         kinds: &[
             Kind::Int,
             Kind::Text,
@@ -235,13 +237,15 @@ const TABLES: &[Table] = &[
             Kind::Int,
             Kind::Int,
             Kind::Int,
+            Kind::Text,
         ],
         insert: "INSERT INTO oidc_grants (id, code_hash, client_id, user_id, redirect_uri, scope, \
                    nonce, code_challenge, auth_time, created_at, code_expires_at, code_used_at, \
-                   revoked_at, expires_at) \
+                   revoked_at, expires_at, amr) \
                  SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], \
                    $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::BIGINT[], $10::BIGINT[], \
-                   $11::BIGINT[], $12::BIGINT[], $13::BIGINT[], $14::BIGINT[]) ON CONFLICT DO NOTHING",
+                   $11::BIGINT[], $12::BIGINT[], $13::BIGINT[], $14::BIGINT[], $15::TEXT[]) \
+                 ON CONFLICT DO NOTHING",
     },
     Table {
         name: "oidc_tokens",
@@ -259,6 +263,27 @@ const TABLES: &[Table] = &[
         insert: "INSERT INTO oidc_tokens (token_hash, grant_id, kind, created_at, expires_at, used_at) \
                  SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[], \
                    $5::BIGINT[], $6::BIGINT[]) ON CONFLICT DO NOTHING",
+    },
+    Table {
+        name: "user_passkeys",
+        select: "SELECT id, credential_id, user_id, user_handle, credential, sign_count, name, \
+                 created_at, last_used_at FROM user_passkeys ORDER BY id",
+        kinds: &[
+            Kind::Int,
+            Kind::Text,
+            Kind::Int,
+            Kind::Text,
+            Kind::Text,
+            Kind::Int,
+            Kind::Text,
+            Kind::Int,
+            Kind::Int,
+        ],
+        insert: "INSERT INTO user_passkeys (id, credential_id, user_id, user_handle, credential, \
+                 sign_count, name, created_at, last_used_at) \
+                 SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], \
+                   $5::TEXT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[]) \
+                 ON CONFLICT DO NOTHING",
     },
 ];
 
@@ -345,8 +370,16 @@ impl Postgres {
         check_same_rows(&tx, "invitations", "email", &tables[4].1).await?;
         // A token copied onto another authorization would change hands.
         check_same_rows(&tx, "oidc_grants", "code_hash", &tables[13].1).await?;
+        // So would a passkey.
+        check_same_rows(&tx, "user_passkeys", "credential_id", &tables[15].1).await?;
         // Later sign-ups, groups and invitations must not reuse a copied id.
-        for table in ["users", "groups", "invitations", "oidc_grants"] {
+        for table in [
+            "users",
+            "groups",
+            "invitations",
+            "oidc_grants",
+            "user_passkeys",
+        ] {
             tx.batch_execute(&format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
                  greatest((SELECT max(id) FROM {table}), 1))"

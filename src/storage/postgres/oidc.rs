@@ -11,8 +11,8 @@ use crate::domain::{EmailAddress, TokenHash};
 use crate::rules::oidc::redeemable;
 use crate::storage::records::{
     ClientRecord, ConsentRecord, GrantRecord, NewGrant, NewToken, Person, Redeem, Redemption,
-    Refresh, Rotation, StoredKey, TokenKind, TokenRecord, join_lines, split_groups, split_lines,
-    tokens_for,
+    Refresh, Rotation, StoredKey, TokenKind, TokenRecord, join_lines, split_amr, split_groups,
+    split_lines, tokens_for,
 };
 
 const GRANT_COLUMNS: &str = "g.id, g.client_id, g.redirect_uri, g.scope, g.nonce, \
@@ -20,7 +20,7 @@ const GRANT_COLUMNS: &str = "g.id, g.client_id, g.redirect_uri, g.scope, g.nonce
      (SELECT e.email FROM user_emails e WHERE e.user_id = g.user_id \
       ORDER BY e.created_at, e.email LIMIT 1), \
      (SELECT string_agg(gr.name, ',' ORDER BY gr.name COLLATE \"C\") FROM user_groups ug \
-      JOIN groups gr ON gr.id = ug.group_id WHERE ug.user_id = g.user_id)";
+      JOIN groups gr ON gr.id = ug.group_id WHERE ug.user_id = g.user_id), g.amr";
 
 fn grant_row(row: &Row, at: usize) -> (GrantRecord, Person) {
     (
@@ -32,6 +32,7 @@ fn grant_row(row: &Row, at: usize) -> (GrantRecord, Person) {
             nonce: row.get(at + 4),
             code_challenge: row.get(at + 5),
             auth_time: row.get(at + 6),
+            amr: split_amr(row.get(at + 12)),
         },
         Person {
             user_id: row.get(at + 7),
@@ -359,8 +360,8 @@ impl Postgres {
             let statement = client
                 .prepare_cached(
                     "INSERT INTO oidc_grants (code_hash, client_id, user_id, redirect_uri, scope, \
-                     nonce, code_challenge, auth_time, created_at, code_expires_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                     nonce, code_challenge, auth_time, created_at, code_expires_at, expires_at, \
+                     amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
                 )
                 .await?;
             client
@@ -377,6 +378,7 @@ impl Postgres {
                         &grant.auth_time,
                         &grant.now,
                         &grant.code_expires_at,
+                        &grant.amr,
                     ],
                 )
                 .await?;

@@ -131,6 +131,31 @@ impl Postgres {
         .await
     }
 
+    pub async fn peek_ceremony(
+        &self,
+        id_hash: TokenHash,
+        now: i64,
+    ) -> Result<Option<Ceremony>, StorageError> {
+        self.guard("read a passkey ceremony", async {
+            let row = self
+                .client()
+                .await?
+                .query_opt(
+                    "SELECT kind, user_id, session_hash, state FROM passkey_ceremonies \
+                     WHERE id_hash = $1 AND expires_at > $2",
+                    &[&id_hash.as_str(), &now],
+                )
+                .await?;
+            Ok(row.map(|row| Ceremony {
+                kind: ceremony_kind(row.get(0)),
+                user_id: row.get(1),
+                session_hash: row.get(2),
+                state: row.get(3),
+            }))
+        })
+        .await
+    }
+
     pub async fn use_passkey(&self, used: PasskeyUse) -> Result<PasskeyUseOutcome, StorageError> {
         self.guard("sign in with a passkey", async {
             let mut client = self.client().await?;

@@ -12,7 +12,7 @@ const FIND: &str = "SELECT s.user_id, u.first_name, u.last_name, \
          ORDER BY e.created_at, e.email LIMIT 1), \
         s.public_id, s.created_at, s.expires_at, coalesce(s.last_seen_at, s.created_at), \
         (SELECT string_agg(g.name, ',' ORDER BY g.name COLLATE \"C\") FROM user_groups ug \
-         JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = s.user_id) \
+         JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = s.user_id), s.amr \
      FROM user_sessions s JOIN users u ON u.id = s.user_id \
      WHERE s.token_hash = $1 AND s.expires_at > $2";
 
@@ -25,8 +25,8 @@ pub(super) async fn insert(
     client
         .execute(
             "INSERT INTO user_sessions \
-             (token_hash, user_id, created_at, public_id, expires_at, user_agent, last_seen_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $3)",
+             (token_hash, user_id, created_at, public_id, expires_at, user_agent, last_seen_at, \
+              amr) VALUES ($1, $2, $3, $4, $5, $6, $3, $7)",
             &[
                 &session.token_hash.as_str(),
                 &user_id,
@@ -34,6 +34,7 @@ pub(super) async fn insert(
                 &session.public_id.as_str(),
                 &session.expires_at,
                 &session.user_agent,
+                &session.amr,
             ],
         )
         .await?;
@@ -64,6 +65,7 @@ fn session_record(row: &Row) -> SessionRecord {
         expires_at: row.get(6),
         last_seen_at: row.get(7),
         groups: split_groups(row.get(8)),
+        amr: row.get(9),
     }
 }
 

@@ -8,8 +8,8 @@ use crate::domain::{EmailAddress, TokenHash};
 use crate::rules::oidc::redeemable;
 use crate::storage::records::{
     ClientRecord, ConsentRecord, GrantRecord, NewGrant, NewToken, Person, Redeem, Redemption,
-    Refresh, Rotation, StoredKey, TokenKind, TokenRecord, join_lines, split_groups, split_lines,
-    tokens_for,
+    Refresh, Rotation, StoredKey, TokenKind, TokenRecord, join_lines, split_amr, split_groups,
+    split_lines, tokens_for,
 };
 
 const GRANT_COLUMNS: &str = "g.id, g.client_id, g.redirect_uri, g.scope, g.nonce, \
@@ -17,7 +17,7 @@ const GRANT_COLUMNS: &str = "g.id, g.client_id, g.redirect_uri, g.scope, g.nonce
      (SELECT e.email FROM user_emails e WHERE e.user_id = g.user_id \
       ORDER BY e.created_at, e.email LIMIT 1), \
      (SELECT group_concat(gr.name, ',' ORDER BY gr.name) FROM user_groups ug \
-      JOIN groups gr ON gr.id = ug.group_id WHERE ug.user_id = g.user_id)";
+      JOIN groups gr ON gr.id = ug.group_id WHERE ug.user_id = g.user_id), g.amr";
 
 /// A grant and its person from `GRANT_COLUMNS`, starting at column `at`.
 fn grant_row(row: &Row, at: usize) -> rusqlite::Result<(GrantRecord, Person)> {
@@ -30,6 +30,7 @@ fn grant_row(row: &Row, at: usize) -> rusqlite::Result<(GrantRecord, Person)> {
             nonce: row.get(at + 4)?,
             code_challenge: row.get(at + 5)?,
             auth_time: row.get(at + 6)?,
+            amr: split_amr(&row.get::<_, String>(at + 12)?),
         },
         Person {
             user_id: row.get(at + 7)?,
@@ -321,8 +322,8 @@ impl Sqlite {
         self.write("store an authorization", move |tx| {
             tx.prepare_cached(
                 "INSERT INTO oidc_grants (code_hash, client_id, user_id, redirect_uri, scope, nonce, \
-                 code_challenge, auth_time, created_at, code_expires_at, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                 code_challenge, auth_time, created_at, code_expires_at, expires_at, amr) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
             )?
             .execute(params![
                 grant.code_hash.as_str(),
@@ -334,7 +335,8 @@ impl Sqlite {
                 grant.code_challenge,
                 grant.auth_time,
                 grant.now,
-                grant.code_expires_at
+                grant.code_expires_at,
+                grant.amr
             ])?;
             Ok(())
         })

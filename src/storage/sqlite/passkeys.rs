@@ -125,6 +125,29 @@ impl Sqlite {
         .await
     }
 
+    pub async fn peek_ceremony(
+        &self,
+        id_hash: TokenHash,
+        now: i64,
+    ) -> Result<Option<Ceremony>, StorageError> {
+        self.run("read a passkey ceremony", move |conn| {
+            conn.prepare_cached(
+                "SELECT kind, user_id, session_hash, state FROM passkey_ceremonies \
+                 WHERE id_hash = ?1 AND expires_at > ?2",
+            )?
+            .query_row(params![id_hash.as_str(), now], |row| {
+                Ok(Ceremony {
+                    kind: ceremony_kind(&row.get::<_, String>(0)?),
+                    user_id: row.get(1)?,
+                    session_hash: row.get(2)?,
+                    state: row.get(3)?,
+                })
+            })
+            .optional()
+        })
+        .await
+    }
+
     pub async fn use_passkey(&self, used: PasskeyUse) -> Result<PasskeyUseOutcome, StorageError> {
         self.write_any("sign in with a passkey", move |tx| {
             run_step(passkeys::sign_in(&Tx(tx), used))

@@ -14,8 +14,8 @@ pub(super) fn insert(
 ) -> r2d2_sqlite::rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO user_sessions \
-         (token_hash, user_id, created_at, public_id, expires_at, user_agent, last_seen_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3)",
+         (token_hash, user_id, created_at, public_id, expires_at, user_agent, last_seen_at, amr) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3, ?7)",
     )?
     .execute(params![
         session.token_hash.as_str(),
@@ -23,7 +23,8 @@ pub(super) fn insert(
         now,
         session.public_id.as_str(),
         session.expires_at,
-        session.user_agent
+        session.user_agent,
+        session.amr
     ])?;
     Ok(())
 }
@@ -41,7 +42,7 @@ pub(super) fn find(
                  ORDER BY e.created_at, e.email LIMIT 1), \
                 s.public_id, s.created_at, s.expires_at, coalesce(s.last_seen_at, s.created_at), \
                 (SELECT group_concat(g.name, ',' ORDER BY g.name) FROM user_groups ug \
-                 JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = s.user_id) \
+                 JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = s.user_id), s.amr \
          FROM user_sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = ?1 AND s.expires_at > ?2",
     )?
@@ -56,6 +57,7 @@ pub(super) fn find(
             expires_at: row.get(6)?,
             last_seen_at: row.get(7)?,
             groups: split_groups(row.get(8)?),
+            amr: row.get(9)?,
         })
     })
     .optional()
