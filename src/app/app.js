@@ -276,6 +276,10 @@
           return post("/api/v1/passkeys/sign-in", {
             ceremony_id: begun.ceremony_id,
             credential: encodeCredential(cred),
+          }).catch(function (failure) {
+            // The person chose a passkey and the server refused it.
+            failure.answered = true;
+            throw failure;
           });
         });
       }).then(function () {
@@ -300,9 +304,10 @@
       PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
         if (!available) return;
         signIn("conditional").catch(function (failure) {
-          // Given way to the button, or dismissed: nothing to say.
-          if (failure && (failure.name === "AbortError" || failure.name === "NotAllowedError")) return;
-          say(signing, failure);
+          // Only once the person picked a passkey is there anything to say: not
+          // when the background request gave way to the button, was dismissed, or
+          // could not begin.
+          if (failure && failure.answered) say(signing, failure);
         });
       });
     }
