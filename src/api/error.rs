@@ -238,6 +238,9 @@ pub enum PasskeyFailure {
     /// `too_large`: the body is over 16 KiB.
     #[oai(status = 413)]
     TooLarge(Json<ErrorBody>),
+    /// `unsupported_media_type`: the body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// `rate_limited`: too many ceremonies from this network; try again after
     /// `Retry-After`.
     #[oai(status = 429)]
