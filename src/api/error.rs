@@ -7,6 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
 use crate::login::LoginError;
+use crate::login::emails::AddressError;
 use crate::passkeys::PasskeyError;
 use crate::storage::StorageError;
 
@@ -284,6 +285,80 @@ impl From<Denied> for PasskeyFailure {
                 PasskeyFailure::Unauthorized(body("unauthorized", UNAUTHORIZED), "Bearer".into())
             }
             Denied::Unavailable(e) => PasskeyError::Unavailable(e).into(),
+        }
+    }
+}
+
+/// What the address routes can answer besides success.
+#[derive(ApiResponse, Debug)]
+#[allow(dead_code)]
+pub enum EmailFailure {
+    /// `invalid_email`, `invalid_code`, `wrong_code`, `code_expired`,
+    /// `too_many_attempts`, `code_used`, `unknown_challenge`, `other_browser` (the
+    /// code was asked for in another session), `already_yours`, `email_in_use`
+    /// (the address belongs to another account), `too_many_emails`, `last_email`,
+    /// `invalid_request`.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// `unauthorized`: no session, or not a live one.
+    #[oai(status = 401)]
+    Unauthorized(
+        Json<ErrorBody>,
+        /// Always `Bearer`.
+        #[oai(header = "WWW-Authenticate")]
+        String,
+    ),
+    /// `cross_origin`: a browser sent this from another site's page.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// `not_found`: the address is not one of the caller's.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// `too_large`: the body is over 16 KiB.
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// `unsupported_media_type`: the body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+    /// `rate_limited`: too many codes or wrong codes; try again after `Retry-After`.
+    #[oai(status = 429)]
+    TooManyRequests(
+        Json<ErrorBody>,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        i64,
+    ),
+    /// `unavailable`: the database cannot answer; try again soon.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+impl From<AddressError> for EmailFailure {
+    fn from(error: AddressError) -> Self {
+        error.log_if_dependency_failed();
+        let reply = body(error.code(), error.to_string());
+        match (error.retry_after(), error.status()) {
+            (Some(secs), _) => EmailFailure::TooManyRequests(reply, secs.max(1)),
+            (None, 503) => EmailFailure::Unavailable(reply),
+            (None, 404) => EmailFailure::NotFound(reply),
+            (None, _) => EmailFailure::BadRequest(reply),
+        }
+    }
+}
+
+impl From<StorageError> for EmailFailure {
+    fn from(error: StorageError) -> Self {
+        AddressError::from(error).into()
+    }
+}
+
+impl From<Denied> for EmailFailure {
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::Unauthorized => {
+                EmailFailure::Unauthorized(body("unauthorized", UNAUTHORIZED), "Bearer".into())
+            }
+            Denied::Unavailable(e) => e.into(),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod auth;
 mod docs;
+mod emails;
 mod error;
 mod login;
 mod passkeys;
@@ -54,12 +55,19 @@ enum ApiTags {
     Sessions,
     /// Passkeys: adding them, and signing in with one
     Passkeys,
+    /// The caller's email addresses: adding, choosing the primary one, removing
+    Emails,
 }
 
 /// The endpoint to nest at `/api`.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let service = OpenApiService::new(
-        (login::LoginApi, sessions::SessionApi, passkeys::PasskeyApi),
+        (
+            login::LoginApi,
+            sessions::SessionApi,
+            passkeys::PasskeyApi,
+            emails::EmailApi,
+        ),
         format!("{} API", state.config.server.app_name),
         env!("CARGO_PKG_VERSION"),
     )
@@ -161,9 +169,14 @@ fn is_json(response: &Response) -> bool {
 /// router knows path parameters only by position (`:param0`), so request metrics
 /// and logs take their route names from here.
 pub(crate) fn path_templates() -> Vec<String> {
-    <(login::LoginApi, sessions::SessionApi, passkeys::PasskeyApi) as poem_openapi::OpenApi>::meta()
-        .into_iter()
-        .flat_map(|api| api.paths)
-        .map(|path| format!("{PREFIX}{}", path.path))
-        .collect()
+    <(
+        login::LoginApi,
+        sessions::SessionApi,
+        passkeys::PasskeyApi,
+        emails::EmailApi,
+    ) as poem_openapi::OpenApi>::meta()
+    .into_iter()
+    .flat_map(|api| api.paths)
+    .map(|path| format!("{PREFIX}{}", path.path))
+    .collect()
 }

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::text::Text;
 use crate::login::SignedIn as FlowSignedIn;
-use crate::storage::{PasskeyRecord, SessionRecord, SessionSummary};
+use crate::storage::{ChallengeInfo, PasskeyRecord, SessionRecord, SessionSummary, UserEmail};
 
 /// Seconds since the epoch as a timestamp; out-of-range values (never stored) as the epoch.
 fn timestamp(secs: i64) -> OffsetDateTime {
@@ -227,6 +227,57 @@ impl From<PasskeyRecord> for PasskeyItem {
             name: record.name,
             created_at: timestamp(record.created_at),
             last_used_at: record.last_used_at.map(timestamp),
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "EmailRequest")]
+pub struct EmailRequest {
+    pub email: Text,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "EmailChallenge")]
+pub struct EmailChallenge {
+    /// Identifies this request in `emails/verify`; keep it secret, as the code.
+    pub challenge_id: String,
+    /// When the code stops working.
+    pub expires_at: OffsetDateTime,
+}
+
+impl From<ChallengeInfo> for EmailChallenge {
+    fn from(info: ChallengeInfo) -> Self {
+        Self {
+            expires_at: timestamp(info.expires_at),
+            challenge_id: info.id.into_string(),
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "EmailCode")]
+pub struct EmailCode {
+    pub challenge_id: Text,
+    /// The 6-digit code from the email (`123456`, `123 456` and `123-456` all work).
+    pub code: Text,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "Email")]
+pub struct EmailItem {
+    pub email: String,
+    /// The one forward auth, the API and OpenID Connect show.
+    pub primary: bool,
+    pub created_at: OffsetDateTime,
+}
+
+impl From<UserEmail> for EmailItem {
+    fn from(address: UserEmail) -> Self {
+        Self {
+            email: address.email.as_str().to_owned(),
+            primary: address.primary,
+            created_at: timestamp(address.created_at),
         }
     }
 }

@@ -135,6 +135,7 @@ pub(super) async fn invite(
             sealed_code: Vec::new(),
             expires_at,
             language: config.server.default_language().code().to_owned(),
+            about: None,
         },
     };
     match storage.invite(invitation, now).await? {

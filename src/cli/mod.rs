@@ -163,6 +163,27 @@ pub enum UsersCommand {
         #[arg(value_name = "ID_OR_EMAIL")]
         user: String,
     },
+    /// Add an address to a user's account without a code, say for someone who
+    /// lost the use of theirs; their other addresses are told by mail
+    AddEmail {
+        /// A user id or one of the user's email addresses
+        #[arg(value_name = "ID_OR_EMAIL")]
+        user: String,
+        /// The address to add
+        email: String,
+        /// Make it the primary address
+        #[arg(long)]
+        primary: bool,
+    },
+    /// Remove an address from a user's account (never their last one); the
+    /// addresses left are told by mail
+    RemoveEmail {
+        /// A user id or one of the user's email addresses
+        #[arg(value_name = "ID_OR_EMAIL")]
+        user: String,
+        /// The address to remove
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -340,6 +361,14 @@ async fn dispatch(command: Command, config: Config, source: ConfigSource) -> Res
         }
         Command::Users(UsersCommand::Delete { user }) => {
             users::delete(&config, parse_user(&user)?).await
+        }
+        Command::Users(UsersCommand::AddEmail {
+            user,
+            email,
+            primary,
+        }) => users::add_email(&config, parse_user(&user)?, &email, primary).await,
+        Command::Users(UsersCommand::RemoveEmail { user, email }) => {
+            users::remove_email(&config, parse_user(&user)?, &email).await
         }
         Command::Sessions(SessionsCommand::List { user, json }) => {
             let user = user.as_deref().map(parse_user).transpose()?;

@@ -96,7 +96,9 @@ pub(super) struct UserJson<'a> {
     created_at: i64,
     first_name: &'a str,
     last_name: Option<&'a str>,
+    /// Every address, the primary one first.
     emails: &'a [String],
+    primary_email: Option<&'a str>,
     groups: &'a [String],
     /// Live sessions.
     sessions: u64,
@@ -110,6 +112,7 @@ impl<'a> From<&'a UserOverview> for UserJson<'a> {
             first_name: &user.first_name,
             last_name: user.last_name.as_deref(),
             emails: &user.emails,
+            primary_email: user.emails.first().map(String::as_str),
             groups: &user.groups,
             sessions: user.live_sessions,
         }

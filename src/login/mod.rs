@@ -2,6 +2,7 @@
 //! mailed), verify (code ⇒ session, or the name page), complete (name ⇒ session),
 //! resend. The browser pages and the JSON API both drive these functions.
 
+pub mod emails;
 mod error;
 
 use std::net::IpAddr;
@@ -139,6 +140,7 @@ pub async fn start(
         browser_hash,
         code_expires_at: expires_at,
         ip: client_network(client_ip),
+        adding: None,
     };
     let rules = StartRules {
         limits: flow.policy.limits,
@@ -431,6 +433,7 @@ impl MailParts {
                 message_id: code_id,
                 expires_at,
                 language: self.language.code().to_owned(),
+                about: None,
             },
             limit_notice: NewMail {
                 kind: MailKind::LimitNotice,
@@ -439,6 +442,7 @@ impl MailParts {
                 message_id: self.message_id(),
                 expires_at: now + NOTICE_TTL_SECS,
                 language: self.default_language.code().to_owned(),
+                about: None,
             },
         }
     }

@@ -36,6 +36,10 @@ pub enum Letter<'a> {
     LimitNotice { address: &'a str },
     /// An operator invited the address to make an account, for `hours` more hours.
     Invitation { address: &'a str, hours: u64 },
+    /// To `address`: `about` was added to the same account.
+    AddressAdded { address: &'a str, about: &'a str },
+    /// To `address`: `about` was removed from the same account.
+    AddressRemoved { address: &'a str, about: &'a str },
 }
 
 impl Letter<'_> {
@@ -44,6 +48,8 @@ impl Letter<'_> {
             Letter::Code { .. } => MailKind::Code,
             Letter::LimitNotice { .. } => MailKind::LimitNotice,
             Letter::Invitation { .. } => MailKind::Invitation,
+            Letter::AddressAdded { .. } => MailKind::AddressAdded,
+            Letter::AddressRemoved { .. } => MailKind::AddressRemoved,
         }
     }
 
@@ -57,6 +63,12 @@ impl Letter<'_> {
             }
             Letter::Invitation { .. } => {
                 lang.fill("email.invitation.subject", &[("app_name", &app_name)])
+            }
+            Letter::AddressAdded { .. } => {
+                lang.fill("email.address_added.subject", &[("app_name", &app_name)])
+            }
+            Letter::AddressRemoved { .. } => {
+                lang.fill("email.address_removed.subject", &[("app_name", &app_name)])
             }
         }
     }
@@ -72,11 +84,14 @@ impl Letter<'_> {
                 let days = hours / 24;
                 context! { address, hours, days, login_url, ..common }
             }
+            Letter::AddressAdded { address, about } | Letter::AddressRemoved { address, about } => {
+                context! { address, about, ..common }
+            }
         }
     }
 
     /// One of each kind, to render every template once at start-up.
-    fn samples() -> [Letter<'static>; 3] {
+    fn samples() -> [Letter<'static>; 5] {
         [
             Letter::Invitation {
                 address: "someone@example.com",
@@ -88,6 +103,14 @@ impl Letter<'_> {
             },
             Letter::LimitNotice {
                 address: "someone@example.com",
+            },
+            Letter::AddressAdded {
+                address: "someone@example.com",
+                about: "someone@work.example",
+            },
+            Letter::AddressRemoved {
+                address: "someone@example.com",
+                about: "someone@work.example",
             },
         ]
     }

@@ -207,6 +207,16 @@ impl Inner {
                     .unwrap_or(0)
                     .div_ceil(3600),
             },
+            MailKind::AddressAdded | MailKind::AddressRemoved => {
+                let about = mail.about.as_deref().ok_or_else(|| {
+                    anyhow::anyhow!("the queued notice does not say which address it is about")
+                })?;
+                let (address, about) = (mail.recipient.as_str(), about);
+                match kind {
+                    MailKind::AddressAdded => Letter::AddressAdded { address, about },
+                    _ => Letter::AddressRemoved { address, about },
+                }
+            }
         };
         // The language stored with the message: for a code, the page's that asked.
         let lang = Language::find(&mail.language).unwrap_or(s.default_language);

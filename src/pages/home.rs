@@ -4,9 +4,12 @@
 use maud::{Markup, html};
 
 use super::login::name_fields;
-use super::{Chrome, FieldError, TimeStyle, banner, layout, moment, notice};
+use super::{
+    Chrome, FieldError, TimeStyle, banner, described_by, field_error, invalid, layout, moment,
+    notice,
+};
 use crate::i18n::Language;
-use crate::storage::{PasskeyRecord, SessionRecord, SessionSummary};
+use crate::storage::{PasskeyRecord, SessionRecord, SessionSummary, UserEmail};
 
 pub struct HomeView<'a> {
     pub session: &'a SessionRecord,
@@ -14,13 +17,27 @@ pub struct HomeView<'a> {
     pub now: i64,
     pub notice: Option<&'a str>,
     pub error: Option<FieldError<'a>>,
-    /// What was typed into the name form, shown again after an error.
-    pub typed_name: Option<(&'a str, &'a str)>,
+    /// What was typed into a form, shown again after an error.
+    pub typed: Typed<'a>,
+    /// The person's addresses, primary first.
+    pub emails: &'a [UserEmail],
     /// The apps the person allowed to sign them in.
     pub apps: &'a [AppEntry],
     /// `None` when passkeys are off.
     pub passkeys: Option<&'a [PasskeyRecord]>,
 }
+
+/// What was typed into the page's forms, shown again after an error.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Typed<'a> {
+    /// First and last name.
+    pub name: Option<(&'a str, &'a str)>,
+    /// The address to add.
+    pub email: Option<&'a str>,
+}
+
+/// The id of the field that takes an address to add.
+pub const NEW_EMAIL_FIELD: &str = "new-email";
 
 /// An app the person allowed, for "Apps you signed in to".
 pub struct AppEntry {
@@ -33,7 +50,7 @@ pub fn home_page(chrome: &Chrome, view: &HomeView) -> Markup {
     let t = chrome.lang;
     let session = view.session;
     let error = view.error.as_ref();
-    let (first, last) = view.typed_name.unwrap_or((
+    let (first, last) = view.typed.name.unwrap_or((
         &session.first_name,
         session.last_name.as_deref().unwrap_or(""),
     ));
@@ -98,6 +115,7 @@ pub fn home_page(chrome: &Chrome, view: &HomeView) -> Markup {
                     button type="submit" class="quiet" { (t.text("home.end_others")) }
                 }
             }
+            (email_section(t, view.emails, error, view.typed.email.unwrap_or("")))
             @if let Some(passkeys) = view.passkeys {
                 (passkey_section(t, passkeys))
             }
@@ -120,6 +138,55 @@ pub fn home_page(chrome: &Chrome, view: &HomeView) -> Markup {
             }
         },
     )
+}
+
+/// The person's addresses, each with forms to make it primary and to remove it,
+/// and the form that asks for a code to add one.
+fn email_section(
+    t: Language,
+    emails: &[UserEmail],
+    error: Option<&FieldError>,
+    typed: &str,
+) -> Markup {
+    html! {
+        h2 id="emails-heading" { (t.text("home.emails")) }
+        p class="hint" { (t.text("home.emails_lead")) }
+        ul class="sessions" id="emails" aria-labelledby="emails-heading" {
+            @for address in emails {
+                li {
+                    p class="device" {
+                        (address.email)
+                        @if address.primary { " " span class="badge" { (t.text("home.email_primary")) } }
+                    }
+                    p class="hint" {
+                        (t.rich("home.email_added_at", &[("created", moment(t, address.created_at, TimeStyle::DateTime))]))
+                    }
+                    @if !address.primary {
+                        form method="post" action="/account/emails/primary" {
+                            input type="hidden" name="email" value=(address.email);
+                            button type="submit" class="link" { (t.text("home.email_make_primary")) }
+                        }
+                    }
+                    @if emails.len() > 1 {
+                        form method="post" action="/account/emails/remove" {
+                            input type="hidden" name="email" value=(address.email);
+                            button type="submit" class="link" { (t.text("home.email_remove")) }
+                        }
+                    }
+                }
+            }
+        }
+        form method="post" action="/account/emails" novalidate {
+            label for=(NEW_EMAIL_FIELD) { (t.text("home.email_add_label")) }
+            input id=(NEW_EMAIL_FIELD) name="email" type="email" value=(typed)
+                autocomplete="email" autocapitalize="none" spellcheck="false" inputmode="email"
+                required maxlength="255"
+                aria-invalid=[invalid(error, NEW_EMAIL_FIELD)]
+                aria-describedby=[described_by(error, NEW_EMAIL_FIELD)];
+            (field_error(error, NEW_EMAIL_FIELD))
+            button type="submit" class="quiet" { (t.text("home.email_add")) }
+        }
+    }
 }
 
 /// The person's passkeys, each with forms to rename and remove it, and the button

@@ -5,6 +5,7 @@
 //!
 //! Every word a person reads comes from the language catalogue in `chrome.lang`.
 
+mod emails;
 mod home;
 mod login;
 mod oidc;
@@ -14,7 +15,8 @@ use maud::{DOCTYPE, Markup, html};
 
 use crate::i18n::Language;
 
-pub use home::{AppEntry, HomeView, device_label, home_page};
+pub use emails::address_code_page;
+pub use home::{AppEntry, HomeView, NEW_EMAIL_FIELD, Typed, device_label, home_page};
 pub use login::{CodeView, LoginView, NameView, code_page, login_page, name_page};
 pub use oidc::{ConsentView, LogoutView, consent_page, logout_page};
 pub use status::{message_page, not_found_page};

@@ -14,7 +14,7 @@ use super::{PageError, read_form};
 use crate::domain::{PersonName, PublicSessionId};
 use crate::i18n::Language;
 use crate::login::name_key;
-use crate::pages::FieldError;
+use crate::pages::{FieldError, Typed};
 use crate::passkeys::PasskeyError;
 use crate::session::ActiveSession;
 use crate::state::AppState;
@@ -36,7 +36,7 @@ struct SessionForm {
 
 /// The signed-in person and the form they sent, or the answer that ends the
 /// request (to the sign-in page, or a 4xx for a form that cannot be read).
-async fn signed_in_with_form<F: DeserializeOwned>(
+pub(super) async fn signed_in_with_form<F: DeserializeOwned>(
     state: &AppState,
     lang: Language,
     req: &Request,
@@ -65,7 +65,10 @@ pub async fn rename(
                 field: e.field(),
                 message: lang.text(name_key(&e)).to_owned(),
             };
-            let typed = (form.first_name.as_str(), form.last_name.as_str());
+            let typed = Typed {
+                name: Some((form.first_name.as_str(), form.last_name.as_str())),
+                ..Typed::default()
+            };
             return render(
                 &state,
                 lang,
@@ -73,7 +76,7 @@ pub async fn rename(
                 StatusCode::BAD_REQUEST,
                 None,
                 Some(error),
-                Some(typed),
+                typed,
             )
             .await;
         }
@@ -120,7 +123,7 @@ pub async fn end_session(
                 StatusCode::NOT_FOUND,
                 None,
                 Some(error),
-                None,
+                Typed::default(),
             )
             .await
         }
@@ -249,5 +252,14 @@ async fn passkey_answer(
         field: "",
         message: lang.text(key).into(),
     };
-    render(state, lang, active, status, None, Some(error), None).await
+    render(
+        state,
+        lang,
+        active,
+        status,
+        None,
+        Some(error),
+        Typed::default(),
+    )
+    .await
 }

@@ -8,7 +8,7 @@ use poem::{Request, Response, handler};
 
 use super::{PageError, chrome};
 use crate::i18n::Language;
-use crate::pages::{AppEntry, FieldError, HomeView, home_page};
+use crate::pages::{AppEntry, FieldError, HomeView, Typed, home_page};
 use crate::session::{ActiveSession, Surface};
 use crate::state::AppState;
 use crate::web::{cookies, page, presented, see_other};
@@ -40,7 +40,7 @@ pub(super) async fn render(
     status: StatusCode,
     notice: Option<&str>,
     error: Option<FieldError<'_>>,
-    typed_name: Option<(&str, &str)>,
+    typed: Typed<'_>,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
     let sessions = state
@@ -75,7 +75,13 @@ pub(super) async fn render(
         ),
         false => None,
     };
+    let emails = state
+        .storage
+        .list_emails(active.record.user_id)
+        .await
+        .map_err(|e| PageError::unavailable(state, lang, "list addresses", e))?;
     let view = HomeView {
+        emails: &emails,
         passkeys: passkeys.as_deref(),
         apps: &apps,
         session: &active.record,
@@ -83,7 +89,7 @@ pub(super) async fn render(
         now,
         notice,
         error,
-        typed_name,
+        typed,
     };
     Ok(page(status, home_page(&chrome(state, lang), &view)))
 }
@@ -107,9 +113,21 @@ pub async fn home(
         Some("done=passkey") => Some(lang.text("home.passkey_added")),
         Some("done=passkey-renamed") => Some(lang.text("home.passkey_renamed")),
         Some("done=passkey-removed") => Some(lang.text("home.passkey_removed")),
+        Some("done=email-added") => Some(lang.text("home.email_added")),
+        Some("done=email-primary") => Some(lang.text("home.email_primary_changed")),
+        Some("done=email-removed") => Some(lang.text("home.email_removed")),
         _ => None,
     };
-    render(&state, lang, &active, StatusCode::OK, notice, None, None).await
+    render(
+        &state,
+        lang,
+        &active,
+        StatusCode::OK,
+        notice,
+        None,
+        Typed::default(),
+    )
+    .await
 }
 
 /// Deletes the session row and the cookie, and leaves the sign-in page a notice that

@@ -3,6 +3,7 @@
 
 mod account;
 mod auth;
+mod emails;
 mod error;
 mod home;
 mod login;
@@ -43,6 +44,10 @@ pub fn add(route: Route) -> Route {
         .at("/account/apps/withdraw", post(account::withdraw_app))
         .at("/account/passkeys/rename", post(account::rename_passkey))
         .at("/account/passkeys/remove", post(account::remove_passkey))
+        .at("/account/emails", post(emails::add))
+        .at("/account/emails/verify", post(emails::verify))
+        .at("/account/emails/primary", post(emails::make_primary))
+        .at("/account/emails/remove", post(emails::remove))
         .at("/.well-known/openid-configuration", get(oidc::discovery))
         .at("/oidc/jwks", get(oidc::jwks))
         .at(

@@ -3,6 +3,7 @@
 //! loads the facts inside its transaction, asks here, and writes the answer, so a
 //! rule is written once whatever database holds the facts.
 
+pub mod emails;
 pub mod limits;
 pub mod oidc;
 pub mod sessions;
@@ -10,5 +11,5 @@ pub mod signin;
 pub mod signup;
 
 pub use limits::{EventKind, Limits, Probe, Refusal, SendFacts, WINDOW_SECS};
-pub use signin::{Account, Challenge, Closed, CodeDecision, CodeFacts, NameDecision};
+pub use signin::{Account, Adding, Challenge, Closed, CodeDecision, CodeFacts, NameDecision};
 pub use signup::{SignupMode, SignupPolicy};

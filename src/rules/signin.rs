@@ -17,6 +17,27 @@ pub struct Challenge {
     /// When a right code was typed for a new address whose name comes next.
     pub verified_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// Set when the challenge adds its address to an account instead of signing
+    /// in (see [`super::emails`]).
+    pub adding: Option<Adding>,
+}
+
+/// The account a challenge adds its address to, and the session that asked.
+#[derive(Debug, Clone)]
+pub struct Adding {
+    pub user_id: i64,
+    /// The token hash of the session that asked: the challenge continues only there.
+    pub session_hash: String,
+}
+
+impl Adding {
+    /// A challenge's `user_id` and `session_hash` columns, set together or not at all.
+    pub fn from_columns(user_id: Option<i64>, session_hash: Option<String>) -> Option<Self> {
+        Some(Adding {
+            user_id: user_id?,
+            session_hash: session_hash?,
+        })
+    }
 }
 
 /// Why a sign-in can no longer be used; the person has to start again.
@@ -50,7 +71,10 @@ impl Challenge {
 /// The checks every step shares: the sign-in exists, is continued in the browser
 /// that started it, and is not finished.
 pub fn open(row: Option<Challenge>, browser_hash: Option<&str>) -> Result<Challenge, Closed> {
-    let row = row.ok_or(Closed::Unknown)?;
+    // A challenge that adds an address never signs anyone in.
+    let row = row
+        .filter(|row| row.adding.is_none())
+        .ok_or(Closed::Unknown)?;
     if !row.same_browser(browser_hash) {
         return Err(Closed::OtherBrowser);
     }
@@ -146,14 +170,10 @@ pub fn judge_code(facts: &CodeFacts) -> CodeDecision {
     if row.verified_at.is_some() {
         return CodeDecision::AwaitingName;
     }
-    if row.attempts >= facts.max_attempts {
-        return CodeDecision::Closed(Closed::OutOfAttempts);
-    }
-    if facts.live_codes.is_empty() {
-        return CodeDecision::Closed(Closed::Expired);
-    }
-    if !facts.candidate.matches_any(facts.live_codes) {
-        return CodeDecision::Wrong;
+    match check_code(row, facts.max_attempts, facts.live_codes, facts.candidate) {
+        CodeCheck::Right => {}
+        CodeCheck::Wrong => return CodeDecision::Wrong,
+        CodeCheck::Closed(closed) => return CodeDecision::Closed(closed),
     }
     match (facts.account, facts.named) {
         (Some(user_id), _) => CodeDecision::SignIn(Account::Existing(user_id)),
@@ -161,6 +181,35 @@ pub fn judge_code(facts: &CodeFacts) -> CodeDecision {
         (None, true) => CodeDecision::SignIn(Account::Create),
         (None, false) if facts.names_after_code => CodeDecision::HoldForName,
         (None, false) => CodeDecision::NameRequired,
+    }
+}
+
+/// What a typed code is, whatever a right one leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeCheck {
+    Right,
+    /// Costs one of the challenge's attempts and one of the address's failures.
+    Wrong,
+    Closed(Closed),
+}
+
+/// The checks every code shares, in this order: attempts, expiry, and the code
+/// itself, compared with every live code in constant time.
+pub fn check_code(
+    row: &Challenge,
+    max_attempts: u32,
+    live_codes: &[CodeHash],
+    candidate: &CodeHash,
+) -> CodeCheck {
+    if row.attempts >= max_attempts {
+        return CodeCheck::Closed(Closed::OutOfAttempts);
+    }
+    if live_codes.is_empty() {
+        return CodeCheck::Closed(Closed::Expired);
+    }
+    match candidate.matches_any(live_codes) {
+        true => CodeCheck::Right,
+        false => CodeCheck::Wrong,
     }
 }
 
@@ -209,6 +258,7 @@ mod tests {
             attempts: 0,
             verified_at: None,
             finished_at: None,
+            adding: None,
         }
     }
 

@@ -43,8 +43,10 @@ pub fn seed_bench_database(
         let mut user = tx.prepare(
             "INSERT INTO users (id, created_at, first_name, last_name) VALUES (?1, ?2, 'Bench', ?3)",
         )?;
-        let mut email =
-            tx.prepare("INSERT INTO user_emails (email, user_id, created_at) VALUES (?1, ?2, ?3)")?;
+        let mut email = tx.prepare(
+            "INSERT INTO user_emails (email, user_id, created_at, is_primary) \
+                 VALUES (?1, ?2, ?3, 1)",
+        )?;
         let mut session = tx.prepare(
             "INSERT INTO user_sessions \
              (token_hash, user_id, created_at, public_id, expires_at, user_agent, last_seen_at) \
@@ -199,8 +201,8 @@ pub async fn seed_bench_postgres(
         )
         .await?;
         tx.execute(
-            "INSERT INTO user_emails (email, user_id, created_at) \
-             SELECT email, id, $3 FROM unnest($1::TEXT[], $2::BIGINT[]) AS n (email, id)",
+            "INSERT INTO user_emails (email, user_id, created_at, is_primary) \
+             SELECT email, id, $3, true FROM unnest($1::TEXT[], $2::BIGINT[]) AS n (email, id)",
             &[&emails, &ids, &now],
         )
         .await?;

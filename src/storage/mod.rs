@@ -11,6 +11,7 @@
 //! its row types to `records.rs`, and its SQL to each backend.
 
 pub mod bench_seed;
+mod emails;
 mod passkeys;
 mod postgres;
 pub mod records;
@@ -21,6 +22,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use postgres::{CopyReport, Postgres};
+pub use records::{
+    AddressChange, AddressCode, AddressCodeOutcome, AddressStart, AddressStartOutcome, OperatorAdd,
+    UserEmail,
+};
 pub use records::{
     Ceremony, CeremonyKind, NewCeremony, NewPasskey, PasskeyRecord, PasskeyUse, PasskeyUseOutcome,
 };
@@ -710,6 +715,108 @@ impl Storage {
         match self {
             Storage::Sqlite(db) => db.remove_passkey(user_id, id).await,
             Storage::Postgres(db) => db.remove_passkey(user_id, id).await,
+        }
+    }
+
+    // A person's addresses: each call is one transaction of `emails.rs`.
+
+    /// Mails a code to an address the person wants to add, under the sign-in's limits.
+    pub async fn start_adding_email(
+        &self,
+        req: AddressStart,
+    ) -> Result<AddressStartOutcome, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.start_adding_email(req).await,
+            Storage::Postgres(db) => db.start_adding_email(req).await,
+        }
+    }
+
+    /// An address's challenge as its code form shows it, if it is still open in
+    /// this session.
+    pub async fn adding_email_info(
+        &self,
+        id: ChallengeId,
+        user_id: i64,
+        session_hash: String,
+        max_attempts: u32,
+    ) -> Result<Result<ChallengeInfo, Closed>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => {
+                db.adding_email_info(id, user_id, session_hash, max_attempts)
+                    .await
+            }
+            Storage::Postgres(db) => {
+                db.adding_email_info(id, user_id, session_hash, max_attempts)
+                    .await
+            }
+        }
+    }
+
+    /// Checks a code typed to add an address; a right one adds it and queues
+    /// `notice` to each of the person's other addresses.
+    pub async fn verify_email_code(
+        &self,
+        req: AddressCode,
+        notice: impl Fn(&EmailAddress, &EmailAddress) -> NewMail + Send + Sync + 'static,
+    ) -> Result<AddressCodeOutcome, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.verify_email_code(req, notice).await,
+            Storage::Postgres(db) => db.verify_email_code(req, notice).await,
+        }
+    }
+
+    /// A person's addresses, primary first, then oldest first.
+    pub async fn list_emails(&self, user_id: i64) -> Result<Vec<UserEmail>, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.list_emails(user_id).await,
+            Storage::Postgres(db) => db.list_emails(user_id).await,
+        }
+    }
+
+    pub async fn make_primary_email(
+        &self,
+        user_id: i64,
+        email: EmailAddress,
+    ) -> Result<AddressChange, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.make_primary_email(user_id, email).await,
+            Storage::Postgres(db) => db.make_primary_email(user_id, email).await,
+        }
+    }
+
+    /// Removes an address (never the last) and queues `notice` to the ones left.
+    pub async fn remove_email(
+        &self,
+        user_id: i64,
+        email: EmailAddress,
+        notice: impl Fn(&EmailAddress, &EmailAddress) -> NewMail + Send + Sync + 'static,
+        now: i64,
+    ) -> Result<AddressChange, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.remove_email(user_id, email, notice, now).await,
+            Storage::Postgres(db) => db.remove_email(user_id, email, notice, now).await,
+        }
+    }
+
+    /// An operator adds an address with no code; `notice` goes to the person's
+    /// other addresses.
+    pub async fn add_email_by_operator(
+        &self,
+        user_id: i64,
+        email: EmailAddress,
+        primary: bool,
+        notice: impl Fn(&EmailAddress, &EmailAddress) -> NewMail + Send + Sync + 'static,
+        now: i64,
+    ) -> Result<OperatorAdd, StorageError> {
+        match self {
+            Storage::Sqlite(db) => {
+                db.add_email_by_operator(user_id, email, primary, notice, now)
+                    .await
+            }
+            Storage::Postgres(db) => {
+                db.add_email_by_operator(user_id, email, primary, notice, now)
+                    .await
+            }
         }
     }
 }

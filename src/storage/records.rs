@@ -33,6 +33,8 @@ pub struct NewChallenge {
     /// The client network that asked (`rules::limits::client_network`).
     pub ip: String,
     pub mail: CodeMail,
+    /// Set when the code adds the address to an account instead of signing in.
+    pub adding: Option<crate::rules::Adding>,
 }
 
 /// What the code page needs to show a sign-in.
@@ -192,10 +194,20 @@ pub enum MailKind {
     /// To an address whose limits stopped a code: someone keeps asking for codes
     /// for it. At most one per address and window; it carries no code.
     LimitNotice,
+    /// To a person's other addresses: an address (`about`) was added to the account.
+    AddressAdded,
+    /// To a person's other addresses: an address (`about`) was removed.
+    AddressRemoved,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 3] = [MailKind::Code, MailKind::LimitNotice, MailKind::Invitation];
+    pub const ALL: [MailKind; 5] = [
+        MailKind::Code,
+        MailKind::LimitNotice,
+        MailKind::Invitation,
+        MailKind::AddressAdded,
+        MailKind::AddressRemoved,
+    ];
 
     /// The `outbox.kind` value, and the stem of the template's file names.
     pub fn as_str(self) -> &'static str {
@@ -203,6 +215,8 @@ impl MailKind {
             MailKind::Code => "code",
             MailKind::LimitNotice => "limit_notice",
             MailKind::Invitation => "invitation",
+            MailKind::AddressAdded => "address_added",
+            MailKind::AddressRemoved => "address_removed",
         }
     }
 
@@ -223,6 +237,9 @@ pub struct NewMail {
     /// Language tag (`en`, `de`) the email is written in: the page's that asked for
     /// a code, the default one for a notice.
     pub language: String,
+    /// The address a notice is about, for the kinds that name one besides their
+    /// recipient.
+    pub about: Option<EmailAddress>,
 }
 
 /// A code's message, and the notice sent instead when the address's limits refuse it.
@@ -242,6 +259,7 @@ pub struct QueuedMail {
     pub expires_at: i64,
     pub attempts: u32,
     pub language: String,
+    pub about: Option<String>,
 }
 
 // The operator's views.
@@ -694,4 +712,68 @@ pub enum PasskeyUseOutcome {
 /// A stored `amr` (space-separated) as its values.
 pub fn split_amr(stored: &str) -> Vec<String> {
     stored.split_whitespace().map(str::to_owned).collect()
+}
+
+/// One of a person's addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserEmail {
+    pub email: EmailAddress,
+    pub primary: bool,
+    pub created_at: i64,
+}
+
+/// Asking for a code to add an address: the challenge (its `adding` set) and the
+/// rules its mail is sent under.
+pub struct AddressStart {
+    pub new: NewChallenge,
+    pub limits: Limits,
+    pub max_attempts: u32,
+    pub now: i64,
+}
+
+pub enum AddressStartOutcome {
+    Started(ChallengeInfo),
+    Refused(Refusal),
+    NotAddable(crate::rules::emails::NotAddable),
+}
+
+/// A code typed to add an address, in the session that asked for it.
+pub struct AddressCode {
+    pub challenge_id: ChallengeId,
+    pub user_id: i64,
+    pub session_hash: TokenHash,
+    pub candidate: CodeHash,
+    pub max_attempts: u32,
+    pub now: i64,
+}
+
+pub enum AddressCodeOutcome {
+    /// The address is added; the person's addresses now.
+    Added(Vec<UserEmail>),
+    WrongCode(ChallengeInfo),
+    Closed(Closed),
+    AlreadyYours,
+    /// It belongs to another account, and stays there.
+    InUse,
+    TooMany,
+}
+
+/// Making an address primary, or removing one.
+#[derive(Debug)]
+pub enum AddressChange {
+    /// Done; the person's addresses now.
+    Done(Vec<UserEmail>),
+    NotYours,
+    /// Removing the person's only address.
+    Last,
+}
+
+/// An operator adding an address to someone's account.
+#[derive(Debug)]
+pub enum OperatorAdd {
+    Added(Vec<UserEmail>),
+    AlreadyTheirs(Vec<UserEmail>),
+    /// The address belongs to this other account.
+    InUse(i64),
+    TooMany,
 }

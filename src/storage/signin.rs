@@ -23,6 +23,8 @@ use crate::rules::signup::{self, SignupPolicy};
 #[derive(Debug, Clone, Copy)]
 pub(super) enum LockScope {
     Address,
+    /// A person's account, while its addresses change.
+    Account,
     ClientIp,
 }
 
@@ -30,6 +32,7 @@ impl LockScope {
     pub(super) fn as_str(self) -> &'static str {
         match self {
             LockScope::Address => "address",
+            LockScope::Account => "account",
             LockScope::ClientIp => "ip",
         }
     }
@@ -37,8 +40,8 @@ impl LockScope {
 
 /// The SQL a sign-in step needs, inside one transaction. SQLite's single writer
 /// already runs every step alone, so only PostgreSQL's locks do anything; they
-/// are always taken in the order sign-in row, address, client address, so two
-/// transactions never wait on each other in a circle.
+/// are always taken in the order sign-in row, address, account, client address,
+/// so two transactions never wait on each other in a circle.
 pub(super) trait SignInTx {
     /// The sign-in's row (PostgreSQL: locked for the rest of the transaction).
     async fn challenge(&self, id: &ChallengeId) -> anyhow::Result<Option<Challenge>>;
@@ -153,7 +156,7 @@ fn describe(
 /// Reads the facts a code send is decided on, asks the rule, and on yes records
 /// the send against the address and the client address. On no, queues the notice
 /// to the address's owner when the rule says they should hear of it.
-async fn check_send(
+pub(super) async fn check_send(
     tx: &impl SignInTx,
     limits: &Limits,
     email: &str,

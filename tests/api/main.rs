@@ -6,6 +6,7 @@ mod cli;
 mod codes;
 mod connections;
 mod database;
+mod emails;
 mod faults;
 mod files;
 mod forward_auth;

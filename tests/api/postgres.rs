@@ -864,3 +864,92 @@ async fn a_passkey_ceremony_begun_on_one_instance_finishes_on_the_other_once() {
         0
     );
 }
+
+/// Two accounts, each asking on one instance for the same address and sending
+/// the right code to the other instance at the same moment: exactly one gets it.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set DOORCODE_TEST_POSTGRES_URL"]
+async fn two_accounts_adding_one_address_on_two_instances_one_wins() {
+    use serde_json::{Value, json};
+
+    let cluster = Cluster::start(&[]).await;
+    let answer = |response: reqwest::Response| async move {
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        (status, body)
+    };
+    let mut bearers = Vec::new();
+    for (instance, email) in [(0, "ada@example.com"), (1, "grace@example.com")] {
+        let (_, challenge) = answer(
+            post_to(
+                &cluster,
+                instance,
+                "/api/v1/login",
+                None,
+                json!({"email": email}),
+            )
+            .await,
+        )
+        .await;
+        let code = cluster.smtp.wait_for_mail_to(email).await.code();
+        let verify =
+            json!({"challenge_id": challenge["challenge_id"], "code": code, "first_name": "X"});
+        let (status, signed_in) =
+            answer(post_to(&cluster, 1 - instance, "/api/v1/login/verify", None, verify).await)
+                .await;
+        assert_eq!(status, StatusCode::OK, "{signed_in}");
+        bearers.push(signed_in["token"].as_str().unwrap().to_owned());
+    }
+    let shared = "shared@example.com";
+    let mut answers = Vec::new();
+    for (instance, bearer) in bearers.iter().enumerate() {
+        let (status, asked) = answer(
+            post_to(
+                &cluster,
+                instance,
+                "/api/v1/emails",
+                Some(bearer),
+                json!({"email": shared}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{asked}");
+        let code = cluster.smtp.wait_for_mail_to(shared).await.code();
+        answers.push(json!({"challenge_id": asked["challenge_id"], "code": code}));
+    }
+    let (first, second) = tokio::join!(
+        post_to(
+            &cluster,
+            1,
+            "/api/v1/emails/verify",
+            Some(&bearers[0]),
+            answers[0].clone()
+        ),
+        post_to(
+            &cluster,
+            0,
+            "/api/v1/emails/verify",
+            Some(&bearers[1]),
+            answers[1].clone()
+        ),
+    );
+    let (first, second) = (answer(first).await, answer(second).await);
+    let mut statuses = [first.0, second.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::BAD_REQUEST],
+        "{first:?} {second:?}"
+    );
+    let loser = if first.0 == StatusCode::OK {
+        second.1
+    } else {
+        first.1
+    };
+    assert_eq!(loser["error"], "email_in_use", "{loser}");
+    let owners = cluster.database.query_i64(&format!(
+        "SELECT count(DISTINCT user_id) FROM user_emails WHERE email = '{shared}'"
+    ));
+    assert_eq!(owners, 1);
+}

@@ -52,7 +52,8 @@ async fn find_user(
     };
     user.emails = client
         .query(
-            "SELECT email FROM user_emails WHERE user_id = $1 ORDER BY created_at, email",
+            "SELECT email FROM user_emails WHERE user_id = $1 \
+             ORDER BY is_primary DESC, created_at, email",
             &[&user.id],
         )
         .await?
@@ -105,7 +106,8 @@ impl Postgres {
             let mut emails: HashMap<i64, Vec<String>> = HashMap::new();
             let rows = client
                 .query(
-                    "SELECT user_id, email FROM user_emails ORDER BY created_at, email",
+                    "SELECT user_id, email FROM user_emails \
+                     ORDER BY is_primary DESC, created_at, email",
                     &[],
                 )
                 .await?;
@@ -155,7 +157,7 @@ impl Postgres {
                 .query(
                     "SELECT s.public_id, s.user_id, \
                        (SELECT e.email FROM user_emails e WHERE e.user_id = s.user_id \
-                        ORDER BY e.created_at, e.email LIMIT 1), \
+                        AND e.is_primary), \
                        s.created_at, coalesce(s.last_seen_at, s.created_at), s.expires_at, \
                        s.user_agent \
                      FROM user_sessions s WHERE s.expires_at > $1 \

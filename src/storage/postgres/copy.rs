@@ -52,11 +52,11 @@ const TABLES: &[Table] = &[
     },
     Table {
         name: "user_emails",
-        select: "SELECT email, user_id, created_at FROM user_emails ORDER BY email",
-        kinds: &[Kind::Text, Kind::Int, Kind::Int],
-        insert: "INSERT INTO user_emails (email, user_id, created_at) \
-                 SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::BIGINT[]) \
-                 ON CONFLICT (email) DO NOTHING",
+        select: "SELECT email, user_id, created_at, is_primary FROM user_emails ORDER BY email",
+        kinds: &[Kind::Text, Kind::Int, Kind::Int, Kind::Int],
+        insert: "INSERT INTO user_emails (email, user_id, created_at, is_primary) \
+                 SELECT e, u, c, p <> 0 FROM unnest($1::TEXT[], $2::BIGINT[], $3::BIGINT[], \
+                 $4::BIGINT[]) AS n (e, u, c, p) ON CONFLICT (email) DO NOTHING",
     },
     Table {
         name: "groups",
@@ -119,7 +119,8 @@ const TABLES: &[Table] = &[
     Table {
         name: "login_challenges",
         select: "SELECT id, email, browser_hash, created_at, expires_at, attempts, verified_at, \
-                 finished_at FROM login_challenges WHERE expires_at > ?1 ORDER BY id",
+                 finished_at, user_id, session_hash FROM login_challenges WHERE expires_at > ?1 \
+                 ORDER BY id",
         kinds: &[
             Kind::Text,
             Kind::Text,
@@ -129,11 +130,15 @@ const TABLES: &[Table] = &[
             Kind::Int,
             Kind::Int,
             Kind::Int,
+            Kind::Int,
+            Kind::Text,
         ],
         insert: "INSERT INTO login_challenges \
-                 (id, email, browser_hash, created_at, expires_at, attempts, verified_at, finished_at) \
+                 (id, email, browser_hash, created_at, expires_at, attempts, verified_at, finished_at, \
+                  user_id, session_hash) \
                  SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], \
-                 $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[]) ON CONFLICT (id) DO NOTHING",
+                 $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::TEXT[]) \
+                 ON CONFLICT (id) DO NOTHING",
     },
     Table {
         name: "login_codes",
@@ -150,7 +155,7 @@ const TABLES: &[Table] = &[
     Table {
         name: "outbox",
         select: "SELECT recipient, message_id, sealed_code, created_at, expires_at, attempts, \
-                 next_attempt_at, language, kind FROM outbox \
+                 next_attempt_at, language, kind, about FROM outbox \
                  WHERE sent_at IS NULL AND failed_at IS NULL AND expires_at > ?1 ORDER BY id",
         kinds: &[
             Kind::Text,
@@ -162,12 +167,14 @@ const TABLES: &[Table] = &[
             Kind::Int,
             Kind::Text,
             Kind::Text,
+            Kind::Text,
         ],
         insert: "INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, \
-                   attempts, next_attempt_at, language, kind) \
+                   attempts, next_attempt_at, language, kind, about) \
                  SELECT n.* FROM unnest($1::TEXT[], $2::TEXT[], $3::BYTEA[], $4::BIGINT[], \
-                   $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[]) AS n (recipient, \
-                   message_id, sealed_code, created_at, expires_at, attempts, next_attempt_at, language, kind) \
+                   $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[], $10::TEXT[]) \
+                   AS n (recipient, message_id, sealed_code, created_at, expires_at, attempts, \
+                   next_attempt_at, language, kind, about) \
                  WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = n.message_id)",
     },
     Table {

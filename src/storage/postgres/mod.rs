@@ -6,6 +6,7 @@
 mod access;
 mod admin;
 mod copy;
+mod emails;
 mod oidc;
 mod outbox;
 mod passkeys;
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0004_access.sql"),
     include_str!("../../../migrations/postgres/0005_oidc.sql"),
     include_str!("../../../migrations/postgres/0006_passkeys.sql"),
+    include_str!("../../../migrations/postgres/0007_emails.sql"),
 ];
 
 /// Held while migrating, so that instances starting together migrate once.

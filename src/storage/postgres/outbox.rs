@@ -14,8 +14,8 @@ pub(super) async fn insert(
     now: i64,
 ) -> anyhow::Result<()> {
     tx.execute(
-        "INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, next_attempt_at, language, kind) \
-         VALUES ($1, $2, $3, $4, $5, $4, $6, $7)",
+        "INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, \
+         next_attempt_at, language, kind, about) VALUES ($1, $2, $3, $4, $5, $4, $6, $7, $8)",
         &[
             &mail.recipient.as_str(),
             &mail.message_id,
@@ -24,6 +24,7 @@ pub(super) async fn insert(
             &mail.expires_at,
             &mail.language,
             &mail.kind.as_str(),
+            &mail.about.as_ref().map(EmailAddress::as_str),
         ],
     )
     .await?;
@@ -45,7 +46,8 @@ impl Postgres {
                        SELECT id FROM outbox \
                        WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
                        ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-                     RETURNING id, recipient, message_id, sealed_code, expires_at, attempts, language, kind",
+                     RETURNING id, recipient, message_id, sealed_code, expires_at, attempts, language, kind, \
+                       about",
                     &[&now, &i64::from(limit), &(now + MAIL_LEASE_SECS)],
                 )
                 .await?;
@@ -60,6 +62,7 @@ impl Postgres {
                     attempts: u32::try_from(row.get::<_, i64>(5)).unwrap_or(u32::MAX),
                     language: row.get(6),
                     kind: MailKind::parse(row.get(7)),
+                    about: row.get(8),
                 })
                 .collect();
             batch.sort_by_key(|mail| mail.id);

@@ -7,7 +7,7 @@ use deadpool_postgres::GenericClient;
 
 use super::{Postgres, StorageError, sessions};
 use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName, TokenHash};
-use crate::rules::{Challenge, Closed, EventKind, Probe};
+use crate::rules::{Adding, Challenge, Closed, EventKind, Probe};
 use crate::storage::records::{
     ChallengeInfo, CodeMail, CompleteOutcome, CompleteRequest, NewChallenge, NewMail, NewSession,
     ResendOutcome, ResendRequest, SessionRecord, StartOutcome, StartRules, VerifyOutcome,
@@ -16,7 +16,7 @@ use crate::storage::records::{
 use crate::storage::signin::{self, LockScope, SignInTx};
 
 const SELECT_CHALLENGE: &str = "SELECT email, browser_hash, expires_at, attempts, \
-     verified_at, finished_at FROM login_challenges WHERE id = $1";
+     verified_at, finished_at, user_id, session_hash FROM login_challenges WHERE id = $1";
 
 /// A transaction, or a plain connection for the code page's read, which takes no
 /// locks as it neither counts nor changes anything.
@@ -40,6 +40,7 @@ impl<C: GenericClient + Sync> SignInTx for Tx<'_, C> {
             attempts: u32::try_from(row.get::<_, i64>(3)).unwrap_or(u32::MAX),
             verified_at: row.get(4),
             finished_at: row.get(5),
+            adding: Adding::from_columns(row.get(6), row.get(7)),
         }))
     }
 
@@ -108,14 +109,17 @@ impl<C: GenericClient + Sync> SignInTx for Tx<'_, C> {
     async fn insert_challenge(&self, new: &NewChallenge, now: i64) -> anyhow::Result<()> {
         self.db
             .execute(
-                "INSERT INTO login_challenges (id, email, browser_hash, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO login_challenges \
+                 (id, email, browser_hash, created_at, expires_at, user_id, session_hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[
                     &new.id.as_str(),
                     &new.email.as_str(),
                     &new.browser_hash,
                     &now,
                     &new.code_expires_at,
+                    &new.adding.as_ref().map(|a| a.user_id),
+                    &new.adding.as_ref().map(|a| a.session_hash.as_str()),
                 ],
             )
             .await?;
@@ -212,7 +216,8 @@ impl<C: GenericClient + Sync> SignInTx for Tx<'_, C> {
             .get(0);
         self.db
             .execute(
-                "INSERT INTO user_emails (email, user_id, created_at) VALUES ($1, $2, $3)",
+                "INSERT INTO user_emails (email, user_id, created_at, is_primary) \
+                 VALUES ($1, $2, $3, true)",
                 &[&email.as_str(), &user_id, &now],
             )
             .await?;
@@ -280,11 +285,13 @@ impl Postgres {
     ) -> Result<Result<ChallengeInfo, Closed>, StorageError> {
         self.guard("read a sign-in", async {
             let client = self.client().await?;
-            let tx = Tx {
-                db: &client,
-                locking: false,
-            };
-            signin::challenge_info(&tx, &id, browser_hash.as_deref(), max_attempts).await
+            signin::challenge_info(
+                &reading(&client),
+                &id,
+                browser_hash.as_deref(),
+                max_attempts,
+            )
+            .await
         })
         .await
     }
@@ -353,5 +360,14 @@ pub(super) fn locking<'a, 'c>(
     Tx {
         db: tx,
         locking: true,
+    }
+}
+
+/// A plain connection for a read that neither counts nor changes anything, so
+/// takes no locks.
+pub(super) fn reading<C>(client: &C) -> Tx<'_, C> {
+    Tx {
+        db: client,
+        locking: false,
     }
 }

@@ -15,7 +15,7 @@ const USER_COLUMNS: &str = "u.id, u.created_at, u.first_name, u.last_name, \
 
 const SESSION_SELECT: &str = "SELECT s.public_id, s.user_id, \
      (SELECT e.email FROM user_emails e WHERE e.user_id = s.user_id \
-      ORDER BY e.created_at, e.email LIMIT 1), \
+      AND e.is_primary = 1), \
      s.created_at, coalesce(s.last_seen_at, s.created_at), s.expires_at, s.user_agent \
      FROM user_sessions s WHERE s.expires_at > ?1";
 
@@ -43,8 +43,10 @@ impl Sqlite {
                 .query_map([now], user_row)?
                 .collect::<Result<_, _>>()?;
             let mut emails: HashMap<i64, Vec<String>> = HashMap::new();
-            let mut stmt =
-                conn.prepare("SELECT user_id, email FROM user_emails ORDER BY created_at, email")?;
+            let mut stmt = conn.prepare(
+                "SELECT user_id, email FROM user_emails \
+                     ORDER BY is_primary DESC, created_at, email",
+            )?;
             for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?)))? {
                 let (user_id, email) = row?;
                 emails.entry(user_id).or_default().push(email);
@@ -204,7 +206,10 @@ fn find_user(
         return Ok(None);
     };
     user.emails = conn
-        .prepare("SELECT email FROM user_emails WHERE user_id = ?1 ORDER BY created_at, email")?
+        .prepare(
+            "SELECT email FROM user_emails WHERE user_id = ?1 \
+             ORDER BY is_primary DESC, created_at, email",
+        )?
         .query_map([user.id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     user.groups = super::access::groups_of(conn, user.id)?;

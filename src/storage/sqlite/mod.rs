@@ -3,6 +3,7 @@
 
 mod access;
 mod admin;
+mod emails;
 mod maintenance;
 mod oidc;
 mod outbox;
@@ -31,6 +32,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0006_access.sql"),
     include_str!("../../../migrations/0007_oidc.sql"),
     include_str!("../../../migrations/0008_passkeys.sql"),
+    include_str!("../../../migrations/0009_emails.sql"),
 ];
 
 /// The embedded backend: one SQLite file. Reads share a small pool; writes go

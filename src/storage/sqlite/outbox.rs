@@ -12,9 +12,20 @@ pub(super) fn insert(
     mail: &NewMail,
     now: i64,
 ) -> r2d2_sqlite::rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, next_attempt_at, language, kind) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7)")?.execute(params![mail.recipient.as_str(), mail.message_id, mail.sealed_code, now, mail.expires_at, mail.language, mail.kind.as_str()],
-    )?;
+    tx.prepare_cached(
+        "INSERT INTO outbox (recipient, message_id, sealed_code, created_at, expires_at, \
+         next_attempt_at, language, kind, about) VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        mail.recipient.as_str(),
+        mail.message_id,
+        mail.sealed_code,
+        now,
+        mail.expires_at,
+        mail.language,
+        mail.kind.as_str(),
+        mail.about.as_ref().map(EmailAddress::as_str)
+    ])?;
     Ok(())
 }
 
@@ -29,7 +40,8 @@ impl Sqlite {
         self.write("claim mail from the queue", move |tx| {
             let batch: Vec<QueuedMail> = tx
                 .prepare_cached(
-                    "SELECT id, recipient, message_id, sealed_code, expires_at, attempts, language, kind FROM outbox \
+                    "SELECT id, recipient, message_id, sealed_code, expires_at, attempts, language, kind, \
+                     about FROM outbox \
                      WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1 \
                      ORDER BY next_attempt_at, id LIMIT ?2",
                 )?
@@ -43,6 +55,7 @@ impl Sqlite {
                         attempts: row.get(5)?,
                         language: row.get(6)?,
                         kind: MailKind::parse(&row.get::<_, String>(7)?),
+                        about: row.get(8)?,
                     })
                 })?
                 .collect::<Result<_, _>>()?;

@@ -9,7 +9,7 @@ use r2d2_sqlite::rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Sqlite, StorageError, sessions};
 use crate::domain::{ChallengeId, CodeHash, EmailAddress, PersonName, TokenHash};
-use crate::rules::{Challenge, Closed, EventKind, Probe};
+use crate::rules::{Adding, Challenge, Closed, EventKind, Probe};
 use crate::storage::records::{
     ChallengeInfo, CodeMail, CompleteOutcome, CompleteRequest, NewChallenge, NewMail, NewSession,
     ResendOutcome, ResendRequest, SessionRecord, StartOutcome, StartRules, VerifyOutcome,
@@ -35,8 +35,8 @@ impl SignInTx for Tx<'_> {
         Ok(self
             .0
             .prepare_cached(
-                "SELECT email, browser_hash, expires_at, attempts, verified_at, finished_at \
-                 FROM login_challenges WHERE id = ?1",
+                "SELECT email, browser_hash, expires_at, attempts, verified_at, finished_at, \
+                 user_id, session_hash FROM login_challenges WHERE id = ?1",
             )?
             .query_row([id.as_str()], |row| {
                 Ok(Challenge {
@@ -46,6 +46,7 @@ impl SignInTx for Tx<'_> {
                     attempts: row.get(3)?,
                     verified_at: row.get(4)?,
                     finished_at: row.get(5)?,
+                    adding: Adding::from_columns(row.get(6)?, row.get(7)?),
                 })
             })
             .optional()?)
@@ -95,15 +96,18 @@ impl SignInTx for Tx<'_> {
     async fn insert_challenge(&self, new: &NewChallenge, now: i64) -> anyhow::Result<()> {
         self.0
             .prepare_cached(
-                "INSERT INTO login_challenges (id, email, browser_hash, created_at, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO login_challenges \
+                 (id, email, browser_hash, created_at, expires_at, user_id, session_hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 new.id.as_str(),
                 new.email.as_str(),
                 new.browser_hash,
                 now,
-                new.code_expires_at
+                new.code_expires_at,
+                new.adding.as_ref().map(|a| a.user_id),
+                new.adding.as_ref().map(|a| a.session_hash.as_str())
             ])?;
         Ok(())
     }
@@ -187,7 +191,8 @@ impl SignInTx for Tx<'_> {
         let user_id = self.0.last_insert_rowid();
         self.0
             .prepare_cached(
-                "INSERT INTO user_emails (email, user_id, created_at) VALUES (?1, ?2, ?3)",
+                "INSERT INTO user_emails (email, user_id, created_at, is_primary) \
+                 VALUES (?1, ?2, ?3, 1)",
             )?
             .execute(params![email.as_str(), user_id, now])?;
         Ok(user_id)

@@ -51,8 +51,8 @@ async fn users_list_prints_a_table_for_people_and_json_for_scripts() {
     let keys: Vec<&String> = ada.as_object().unwrap().keys().collect();
     assert_eq!(
         keys.len(),
-        7,
-        "id, created_at, first_name, last_name, emails, groups, sessions: {ada}"
+        8,
+        "id, created_at, first_name, last_name, emails, primary_email, groups, sessions: {ada}"
     );
     assert_eq!(ada["groups"], serde_json::json!([]));
     assert_eq!(ada["id"], 1);

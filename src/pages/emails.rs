@@ -1,0 +1,43 @@
+//! The form that takes the code mailed to an address being added.
+
+use maud::{Markup, html};
+
+use super::{
+    Chrome, FieldError, TimeStyle, banner, described_by, field_error, invalid, layout, moment,
+};
+use crate::storage::ChallengeInfo;
+
+pub fn address_code_page(
+    chrome: &Chrome,
+    info: &ChallengeInfo,
+    error: Option<&FieldError>,
+) -> Markup {
+    let t = chrome.lang;
+    layout(
+        chrome,
+        t.text("address.title"),
+        false,
+        html! {
+            h1 { (t.text("address.title")) }
+            p class="lead" {
+                (t.rich("address.sent_to", &[("email", html! { strong { (info.email) } })]))
+                " "
+                (t.rich("address.expires", &[("time", moment(t, info.expires_at, TimeStyle::Clock))]))
+            }
+            (banner(error))
+            form method="post" action="/account/emails/verify" novalidate {
+                input type="hidden" name="challenge" value=(info.id.as_str());
+                label for="code" { (t.text("code.code_label")) }
+                input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code"
+                    maxlength="16" required autofocus class="code-input" spellcheck="false"
+                    aria-invalid=[invalid(error, "code")]
+                    aria-describedby=[described_by(error, "code")];
+                (field_error(error, "code"))
+                button type="submit" class="primary" { (t.text("address.submit")) }
+            }
+            div class="more" {
+                a href="/" { (t.text("address.back")) }
+            }
+        },
+    )
+}
