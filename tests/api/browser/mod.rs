@@ -14,6 +14,7 @@
 mod axe;
 mod driver;
 mod email;
+mod emails;
 mod german;
 mod journeys;
 mod keyboard;
