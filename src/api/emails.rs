@@ -71,10 +71,7 @@ impl EmailApi {
         body: Json<EmailRequest>,
     ) -> Result<CodeSent, EmailFailure> {
         let active = require(&state, jar, &presented).await?;
-        let asker = Asker {
-            user_id: active.record.user_id,
-            session_hash: active.token.hash(),
-        };
+        let asker = Asker::of(&active);
         let lang = language_of(req, &state);
         let info = emails::start(
             &state.signin,
@@ -105,10 +102,7 @@ impl EmailApi {
         body: Json<EmailCode>,
     ) -> Result<Listed, EmailFailure> {
         let active = require(&state, jar, &presented).await?;
-        let asker = Asker {
-            user_id: active.record.user_id,
-            session_hash: active.token.hash(),
-        };
+        let asker = Asker::of(&active);
         let lang = language_of(req, &state);
         let addresses =
             emails::verify(&state.signin, &asker, &body.challenge_id, &body.code, lang).await?;

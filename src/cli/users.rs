@@ -139,8 +139,7 @@ pub(super) async fn add_email(
     raw_email: &str,
     primary: bool,
 ) -> Result<(), CliError> {
-    let email = EmailAddress::parse(raw_email)
-        .map_err(|e| CliError::Usage(format!("{raw_email:?} is not an email address: {e}")))?;
+    let email = address(raw_email)?;
     let (storage, user) = found(config, &who).await?;
     let now = Clock::default().now();
     let notice = notice_maker(
@@ -185,8 +184,7 @@ pub(super) async fn remove_email(
     who: UserRef,
     raw_email: &str,
 ) -> Result<(), CliError> {
-    let email = EmailAddress::parse(raw_email)
-        .map_err(|e| CliError::Usage(format!("{raw_email:?} is not an email address: {e}")))?;
+    let email = address(raw_email)?;
     let (storage, user) = found(config, &who).await?;
     let now = Clock::default().now();
     let notice = notice_maker(
@@ -214,6 +212,11 @@ pub(super) async fn remove_email(
             user.id
         ))),
     }
+}
+
+fn address(raw: &str) -> Result<EmailAddress, CliError> {
+    EmailAddress::parse(raw)
+        .map_err(|e| CliError::Usage(format!("{raw:?} is not an email address: {e}")))
 }
 
 async fn found(config: &Config, who: &UserRef) -> Result<(Storage, UserOverview), CliError> {

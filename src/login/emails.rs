@@ -6,12 +6,12 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use super::{LoginError, MailParts, SignIn};
+use super::{LoginError, SignIn};
 use crate::domain::{ChallengeId, EmailAddress, EmailError, LoginCode, TokenHash};
 use crate::i18n::Language;
 use crate::rules::Adding;
 use crate::rules::emails::NotAddable;
-use crate::rules::limits::client_network;
+use crate::session::ActiveSession;
 use crate::storage::{
     AddressChange, AddressCode, AddressCodeOutcome, AddressStart, AddressStartOutcome,
     ChallengeInfo, Closed, MailKind, NOTICE_TTL_SECS, NewChallenge, NewMail, StorageError,
@@ -23,6 +23,15 @@ use crate::storage::{
 pub struct Asker {
     pub user_id: i64,
     pub session_hash: TokenHash,
+}
+
+impl Asker {
+    pub fn of(active: &ActiveSession) -> Self {
+        Self {
+            user_id: active.record.user_id,
+            session_hash: active.token.hash(),
+        }
+    }
 }
 
 /// Everything that can stop a change to a person's addresses. The code rules'
@@ -137,21 +146,12 @@ pub async fn start(
 ) -> Result<ChallengeInfo, AddressError> {
     let email = EmailAddress::parse(raw_email)?;
     let now = flow.clock.now();
-    let id = ChallengeId::generate();
-    let code = LoginCode::generate();
-    let expires_at = now + flow.policy.code.ttl_secs;
     let new = NewChallenge {
-        code_hash: code.hash(&flow.secret, id.as_str()),
-        mail: MailParts::from(flow, language).code_mail(&email, &code, now, expires_at),
-        id,
-        email,
-        browser_hash: None,
-        code_expires_at: expires_at,
-        ip: client_network(client_ip),
         adding: Some(Adding {
             user_id: asker.user_id,
             session_hash: asker.session_hash.as_str().to_owned(),
         }),
+        ..super::new_challenge(flow, email, client_ip, language, now)
     };
     let request = AddressStart {
         new,

@@ -129,18 +129,9 @@ pub async fn start(
         turnstile.verify(captcha, Some(client_ip)).await?;
     }
     let now = flow.clock.now();
-    let id = ChallengeId::generate();
-    let code = LoginCode::generate();
-    let expires_at = now + flow.policy.code.ttl_secs;
     let new = NewChallenge {
-        code_hash: code.hash(&flow.secret, id.as_str()),
-        mail: MailParts::from(flow, language).code_mail(&email, &code, now, expires_at),
-        id,
-        email,
         browser_hash,
-        code_expires_at: expires_at,
-        ip: client_network(client_ip),
-        adding: None,
+        ..new_challenge(flow, email, client_ip, language, now)
     };
     let rules = StartRules {
         limits: flow.policy.limits,
@@ -330,6 +321,30 @@ pub async fn resend(
             flow.mail.wake();
             Err(LoginError::Limited(refusal, Some(info)))
         }
+    }
+}
+
+/// A new challenge for `email` with its first code, and the message that carries
+/// it written in `language`; bound to no browser and no account yet.
+fn new_challenge(
+    flow: &SignIn,
+    email: EmailAddress,
+    client_ip: IpAddr,
+    language: Language,
+    now: i64,
+) -> NewChallenge {
+    let id = ChallengeId::generate();
+    let code = LoginCode::generate();
+    let expires_at = now + flow.policy.code.ttl_secs;
+    NewChallenge {
+        code_hash: code.hash(&flow.secret, id.as_str()),
+        mail: MailParts::from(flow, language).code_mail(&email, &code, now, expires_at),
+        id,
+        email,
+        browser_hash: None,
+        code_expires_at: expires_at,
+        ip: client_network(client_ip),
+        adding: None,
     }
 }
 

@@ -2,9 +2,8 @@
 
 use maud::{Markup, html};
 
-use super::{
-    Chrome, FieldError, TimeStyle, banner, described_by, field_error, invalid, layout, moment,
-};
+use super::login::code_field;
+use super::{Chrome, FieldError, TimeStyle, banner, layout, moment};
 use crate::storage::ChallengeInfo;
 
 pub fn address_code_page(
@@ -27,12 +26,7 @@ pub fn address_code_page(
             (banner(error))
             form method="post" action="/account/emails/verify" novalidate {
                 input type="hidden" name="challenge" value=(info.id.as_str());
-                label for="code" { (t.text("code.code_label")) }
-                input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code"
-                    maxlength="16" required autofocus class="code-input" spellcheck="false"
-                    aria-invalid=[invalid(error, "code")]
-                    aria-describedby=[described_by(error, "code")];
-                (field_error(error, "code"))
+                (code_field(t, error))
                 button type="submit" class="primary" { (t.text("address.submit")) }
             }
             div class="more" {

@@ -113,12 +113,7 @@ pub fn code_page(chrome: &Chrome, view: &CodeView) -> Markup {
             form method="post" action="/login/verify" novalidate {
                 input type="hidden" name="challenge" value=(id);
                 (next_input(view.next))
-                label for="code" { (t.text("code.code_label")) }
-                input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code"
-                    maxlength="16" required autofocus class="code-input" spellcheck="false"
-                    aria-invalid=[invalid(error, "code")]
-                    aria-describedby=[described_by(error, "code")];
-                (field_error(error, "code"))
+                (code_field(t, error))
                 @if view.ask_names {
                     p class="hint" { (t.text("code.new_here")) }
                     (name_fields(chrome, error, view.first_name, view.last_name, false))
@@ -137,6 +132,18 @@ pub fn code_page(chrome: &Chrome, view: &CodeView) -> Markup {
             }
         },
     )
+}
+
+/// The field a mailed code is typed into, with its label and its message.
+pub(super) fn code_field(t: crate::i18n::Language, error: Option<&FieldError>) -> Markup {
+    html! {
+        label for="code" { (t.text("code.code_label")) }
+        input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code"
+            maxlength="16" required autofocus class="code-input" spellcheck="false"
+            aria-invalid=[invalid(error, "code")]
+            aria-describedby=[described_by(error, "code")];
+        (field_error(error, "code"))
+    }
 }
 
 /// "Send a new code", or while the resend interval runs, the same button looking

@@ -33,13 +33,6 @@ struct CodeForm {
     code: String,
 }
 
-fn asker(active: &ActiveSession) -> Asker {
-    Asker {
-        user_id: active.record.user_id,
-        session_hash: active.token.hash(),
-    }
-}
-
 /// Mails a code to the address and answers the form that takes it.
 #[handler]
 pub async fn add(
@@ -52,7 +45,7 @@ pub async fn add(
     let lang = *lang.0;
     let (active, form): (_, EmailForm) = signed_in_with_form(&state, lang, req, jar, body).await?;
     let ip = client_ip(req, &state);
-    match emails::start(&state.signin, &asker(&active), &form.email, ip, lang).await {
+    match emails::start(&state.signin, &Asker::of(&active), &form.email, ip, lang).await {
         Ok(info) => Ok(page(
             StatusCode::OK,
             address_code_page(&chrome(&state, lang), &info, None),
@@ -74,7 +67,7 @@ pub async fn verify(
     let (active, form): (_, CodeForm) = signed_in_with_form(&state, lang, req, jar, body).await?;
     let verified = emails::verify(
         &state.signin,
-        &asker(&active),
+        &Asker::of(&active),
         &form.challenge,
         &form.code,
         lang,

@@ -38,7 +38,7 @@ async fn confirm(app: &TestApp, person: &Client, challenge: &str, code: &str) ->
 }
 
 /// Adds `email` to the signed-in person's account, code and all.
-async fn add(app: &TestApp, person: &Client, email: &str) {
+pub async fn add(app: &TestApp, person: &Client, email: &str) {
     let challenge = ask_ok(app, person, email).await;
     let code = app.code_for(email).await;
     let response = confirm(app, person, &challenge, &code).await;

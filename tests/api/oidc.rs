@@ -364,6 +364,23 @@ async fn the_code_flow_signs_in_through_doorcode_and_gives_verified_tokens() {
         .unwrap();
     assert_eq!(json(posted).await["sub"], sub.as_str());
 
+    // Another address made primary: the same token's userinfo follows it.
+    crate::emails::add(&app, &browser, "ada@work.example").await;
+    let primary = [("email", "ada@work.example")];
+    app.post(&browser, "/account/emails/primary", &primary)
+        .await;
+    let info = json(
+        Client::new()
+            .get(app.url("/oidc/userinfo"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(info["sub"], sub.as_str());
+    assert_eq!(info["email"], "ada@work.example");
+
     // Nothing stored in plain: neither the code nor a token.
     let db = app.database();
     for secret in [

@@ -3,23 +3,13 @@
 //! and the same pages in German. Every page is captured and checked by axe-core.
 
 use super::journeys::ask_for_code;
+use super::passkeys::sign_up;
 use super::{Browser, Options, SIGN_OUT, VERIFY, captcha_off};
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::spawn_app_with;
 
 const ASK: &str = "form[action=\"/account/emails\"] button[type=submit]";
 const CONFIRM: &str = "form[action=\"/account/emails/verify\"] button[type=submit]";
 const PRIMARY: &str = "form[action=\"/account/emails/primary\"] button";
-
-/// Signs up by code with `email` and arrives on the home page.
-async fn sign_up(app: &TestApp, browser: &Browser, email: &str) {
-    browser.goto("/login").await;
-    ask_for_code(browser, email).await;
-    let code = app.code_for(email).await;
-    browser.fill("code", &code).await;
-    browser.fill("first_name", "Ada").await;
-    browser.submit(VERIFY).await;
-    browser.wait_for_path("/").await;
-}
 
 /// Types `email` into the home page's "Add an address" field and asks for a code.
 async fn ask_to_add(browser: &Browser, email: &str) {

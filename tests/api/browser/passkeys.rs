@@ -12,7 +12,7 @@ const ADD: &str = "#passkey-add";
 const SIGN_IN: &str = "#passkey-sign-in";
 
 /// Signs up by code and arrives on the home page.
-async fn sign_up(app: &TestApp, browser: &Browser, email: &str) {
+pub(super) async fn sign_up(app: &TestApp, browser: &Browser, email: &str) {
     browser.goto("/login").await;
     ask_for_code(browser, email).await;
     let code = app.code_for(email).await;
