@@ -147,6 +147,7 @@ async fn dump_postgres(url: &str) -> (String, Vec<i64>) {
                         &row.get::<_, Option<Vec<u8>>>(i).unwrap_or_default(),
                     )),
                     Type::INT8 => numbers.extend(row.get::<_, Option<i64>>(i)),
+                    Type::BOOL => numbers.extend(row.get::<_, Option<bool>>(i).map(i64::from)),
                     ref other => panic!("{table}: add {other} to the dump"),
                 }
                 dump.push(' ');

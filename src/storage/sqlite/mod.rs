@@ -388,6 +388,37 @@ mod tests {
     }
 
     #[test]
+    fn a_version_8_database_makes_each_persons_oldest_address_primary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doorcode.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for step in &MIGRATIONS[..8] {
+                tx.execute_batch(step).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 8).unwrap();
+            tx.execute_batch(
+                "INSERT INTO users (id, created_at, first_name) VALUES (1, 100, 'Ada'), (2, 100, 'Grace');
+                 INSERT INTO user_emails (email, user_id, created_at) VALUES
+                   ('z@old.example', 1, 100), ('a@new.example', 1, 200), ('grace@example.com', 2, 100);",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let storage = Sqlite::open(&path).unwrap();
+        let conn = storage.readers.pool.get().unwrap();
+        let primaries: Vec<String> = conn
+            .prepare("SELECT email FROM user_emails WHERE is_primary = 1 ORDER BY user_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(primaries, ["z@old.example", "grace@example.com"]);
+    }
+
+    #[test]
     fn a_database_from_a_newer_version_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("doorcode.db");
