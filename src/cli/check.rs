@@ -36,7 +36,7 @@ pub(super) async fn check(config: &Config, source: &ConfigSource) -> Result<(), 
             report.line("smtp", Outcome::Skipped(detail.into()));
         }
         Some(smtp) => {
-            for step in check_smtp(smtp.url()).await {
+            for step in check_smtp(smtp).await {
                 report.line(&format!("smtp {}", step.name), step.outcome);
             }
         }

@@ -24,7 +24,7 @@ pub use settings::{
     CodePolicy, OidcSettings, SecretSource, Settings, SmtpTarget, TrustedProxies, TurnstileKeys,
     parse_from,
 };
-pub use smtp::{Security, Target};
+pub use smtp::{ClientIdentity, Security, SmtpTls, Target};
 pub use types::{BaseUrl, Secret};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -133,6 +133,13 @@ pub struct EmailConfig {
     /// Holds the SMTP password when there is one, hence a `Secret`.
     pub smtp_url: Secret,
     pub from: String,
+    /// PEM file of CA certificates trusted for the relay besides the system's
+    /// store and the built-in roots; empty: none.
+    pub tls_ca_file: PathBuf,
+    /// PEM files of a client certificate and its key, for relays that ask for
+    /// one; both or neither.
+    pub tls_client_cert: PathBuf,
+    pub tls_client_key: PathBuf,
 }
 
 impl Default for EmailConfig {
@@ -140,6 +147,9 @@ impl Default for EmailConfig {
         Self {
             smtp_url: Secret::default(),
             from: "doorcode <no-reply@localhost>".into(),
+            tls_ca_file: PathBuf::new(),
+            tls_client_cert: PathBuf::new(),
+            tls_client_key: PathBuf::new(),
         }
     }
 }

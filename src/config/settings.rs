@@ -12,7 +12,7 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::AsyncSmtpTransport;
 
 use super::load::ConfigError;
-use super::smtp::Target;
+use super::smtp::{SmtpTls, Target};
 use super::{AskName, Config, Secret};
 use crate::domain::{ServerSecret, domain_name, host_is_under};
 use crate::i18n::Language;
@@ -68,9 +68,13 @@ pub enum SecretSource {
     File(PathBuf),
 }
 
-/// An SMTP URL lettre accepts; it may carry a password, so `Debug` hides it.
+/// An SMTP URL lettre accepts, and what its TLS is trusted by; the URL may
+/// carry a password, so `Debug` hides it.
 #[derive(Clone)]
-pub struct SmtpTarget(Secret);
+pub struct SmtpTarget {
+    url: Secret,
+    pub tls: SmtpTls,
+}
 
 impl SmtpTarget {
     pub fn parse(url: &str) -> Result<Self, String> {
@@ -87,11 +91,14 @@ impl SmtpTarget {
                 target.address()
             ));
         }
-        Ok(Self(Secret::new(url)))
+        Ok(Self {
+            url: Secret::new(url),
+            tls: SmtpTls::default(),
+        })
     }
 
     pub fn url(&self) -> &str {
-        self.0.expose()
+        self.url.expose()
     }
 }
 
@@ -248,9 +255,16 @@ fn smtp(config: &Config) -> Result<Option<SmtpTarget>, ConfigError> {
     if config.email.smtp_url.is_empty() {
         return Ok(None);
     }
-    SmtpTarget::parse(config.email.smtp_url.expose())
-        .map(Some)
-        .map_err(|e| ConfigError::new(format!("email.smtp_url: {e}")))
+    let email = &config.email;
+    let mut target = SmtpTarget::parse(email.smtp_url.expose())
+        .map_err(|e| ConfigError::new(format!("email.smtp_url: {e}")))?;
+    target.tls = SmtpTls::load(
+        &email.tls_ca_file,
+        &email.tls_client_cert,
+        &email.tls_client_key,
+    )
+    .map_err(ConfigError::new)?;
+    Ok(Some(target))
 }
 
 /// On only with both keys; exactly one is a mistake worth stopping for.

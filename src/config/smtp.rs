@@ -1,7 +1,108 @@
 //! Reading an SMTP URL the way lettre's `AsyncSmtpTransport::from_url` reads it,
-//! and the rule that a password never goes to a relay unencrypted.
+//! the rule that a password never goes to a relay unencrypted, and the files the
+//! relay's TLS is trusted by (`email.tls_ca_file`, `email.tls_client_cert`/`_key`).
+
+use std::fmt;
+use std::path::Path;
 
 use lettre::transport::smtp::extension::ClientId;
+use rustls::RootCertStore;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// What the relay's TLS is trusted by besides the system's store and the
+/// built-in roots, read and checked once at start-up.
+#[derive(Clone, Default)]
+pub struct SmtpTls {
+    /// The certificates of `email.tls_ca_file`.
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    pub client: Option<ClientIdentity>,
+}
+
+/// `email.tls_client_cert` and `email.tls_client_key`.
+#[derive(Clone)]
+pub struct ClientIdentity {
+    /// The first certificate of the file (the client's own), DER.
+    pub cert_der: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+impl fmt::Debug for SmtpTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpTls")
+            .field("extra_roots", &self.extra_roots.len())
+            .field("client", &self.client.is_some())
+            .finish()
+    }
+}
+
+impl SmtpTls {
+    /// Reads the files; each problem is one line naming the key and the file.
+    pub fn load(ca_file: &Path, client_cert: &Path, client_key: &Path) -> Result<Self, String> {
+        let mut tls = SmtpTls::default();
+        if !ca_file.as_os_str().is_empty() {
+            let pem = read(ca_file, "email.tls_ca_file")?;
+            tls.extra_roots = certificates(&pem, ca_file, "email.tls_ca_file")?;
+            let mut store = RootCertStore::empty();
+            for cert in &tls.extra_roots {
+                store.add(cert.clone()).map_err(|e| {
+                    format!(
+                        "email.tls_ca_file: a certificate in {} cannot be trusted: {e}",
+                        ca_file.display()
+                    )
+                })?;
+            }
+        }
+        match (
+            client_cert.as_os_str().is_empty(),
+            client_key.as_os_str().is_empty(),
+        ) {
+            (true, true) => {}
+            (false, false) => {
+                let cert_pem = read(client_cert, "email.tls_client_cert")?;
+                let chain = certificates(&cert_pem, client_cert, "email.tls_client_cert")?;
+                let cert_der = chain[0].to_vec();
+                let key_pem = read(client_key, "email.tls_client_key")?;
+                PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+                    format!(
+                        "email.tls_client_key: {} holds no PEM private key ({e})",
+                        client_key.display()
+                    )
+                })?;
+                tls.client = Some(ClientIdentity { cert_der, key_pem });
+            }
+            (true, false) => {
+                return Err("email.tls_client_key is set without email.tls_client_cert".into());
+            }
+            (false, true) => {
+                return Err("email.tls_client_cert is set without email.tls_client_key".into());
+            }
+        }
+        Ok(tls)
+    }
+}
+
+fn read(path: &Path, key: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{key}: cannot read {}: {e}", path.display()))
+}
+
+/// Every certificate of a PEM file; none at all is a mistake.
+fn certificates(
+    pem: &[u8],
+    path: &Path,
+    key: &str,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{key}: {} is not PEM ({e})", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{key}: {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
 
 /// What an SMTP URL asks for.
 pub struct Target {

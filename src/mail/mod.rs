@@ -4,6 +4,7 @@
 mod check;
 mod seal;
 mod templates;
+mod tls;
 mod worker;
 
 use std::time::Duration;
@@ -50,7 +51,7 @@ impl Mailer {
         // so throughput comes from sending on many connections at once.
         let pool =
             lettre::transport::smtp::PoolConfig::new().max_size(worker::CONCURRENT_SENDS as u32);
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp.url())?
+        let transport = tls::transport(smtp)?
             .timeout(Some(SMTP_TIMEOUT))
             .pool_config(pool)
             .build();

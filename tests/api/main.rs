@@ -23,6 +23,7 @@ mod observability;
 mod oidc;
 mod operator;
 mod passkeys;
+mod postfix;
 mod postgres;
 mod process;
 mod sessions;

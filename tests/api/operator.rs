@@ -4,6 +4,7 @@
 mod access;
 mod check;
 mod mail;
+mod relay;
 mod sessions;
 mod users;
 

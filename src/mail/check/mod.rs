@@ -2,17 +2,19 @@
 //! STARTTLS, EHLO, AUTH) without sending anything, so that an operator sees which
 //! step fails and what the server said. Used by `doorcode check`.
 
+mod certificate;
 mod reply;
 
 use std::future::Future;
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::extension::Extension;
 use tokio::net::TcpStream;
 
-use crate::config::{Security, Target};
+use super::tls::tls_parameters;
+use crate::config::{Security, SmtpTarget, SmtpTls, Target};
 pub use reply::describe_smtp_error;
 use reply::{offered, offers, read_greeting, reply};
 
@@ -34,10 +36,10 @@ pub struct SmtpStep {
     pub outcome: Outcome,
 }
 
-/// Runs the steps `url` calls for, stopping at the first failure.
-pub async fn check_smtp(url: &str) -> Vec<SmtpStep> {
+/// Runs the steps `smtp` calls for, stopping at the first failure.
+pub async fn check_smtp(smtp: &SmtpTarget) -> Vec<SmtpStep> {
     let mut steps = Steps(Vec::new());
-    let _stopped = probe(url, &mut steps).await;
+    let _stopped = probe(smtp.url(), &smtp.tls, &mut steps).await;
     steps.0
 }
 
@@ -63,14 +65,14 @@ impl Steps {
     }
 }
 
-async fn probe(url: &str, steps: &mut Steps) -> Result<(), Stop> {
+async fn probe(url: &str, tls: &SmtpTls, steps: &mut Steps) -> Result<(), Stop> {
     let target = Target::parse(url).map_err(|e| steps.failed("connect", e))?;
     let mut conn = match target.security {
-        Security::Wrapper => open_tls(&target, steps).await?,
+        Security::Wrapper => open_tls(&target, tls, steps).await?,
         Security::Plain | Security::StartTls { .. } => open_plain(&target, steps).await?,
     };
     steps.passed("EHLO", offers(conn.server_info()));
-    starttls(&mut conn, &target, steps).await?;
+    starttls(&mut conn, &target, tls, steps).await?;
     authenticate(&mut conn, &target, steps).await?;
     let _ = timed(conn.quit()).await;
     Ok(())
@@ -101,7 +103,11 @@ async fn open_plain(target: &Target, steps: &mut Steps) -> Result<AsyncSmtpConne
 }
 
 /// `smtps://`: connect, TLS, then the greeting and EHLO inside it.
-async fn open_tls(target: &Target, steps: &mut Steps) -> Result<AsyncSmtpConnection, Stop> {
+async fn open_tls(
+    target: &Target,
+    tls: &SmtpTls,
+    steps: &mut Steps,
+) -> Result<AsyncSmtpConnection, Stop> {
     // lettre opens TLS connections itself, so reachability is tested on a
     // connection of its own: a refused port then reads as such, not as TLS trouble.
     let probe = connect(target)
@@ -112,11 +118,11 @@ async fn open_tls(target: &Target, steps: &mut Steps) -> Result<AsyncSmtpConnect
         "connect",
         format!("{} accepts connections", target.address()),
     );
-    let tls = tls_parameters(&target.host).map_err(|e| steps.failed("TLS", e))?;
+    let parameters = tls_parameters(&target.host, tls).map_err(|e| steps.failed("TLS", e))?;
     let server = (target.host.as_str(), target.port);
     let timeout = Some(STEP_TIMEOUT);
     let opened =
-        AsyncSmtpConnection::connect_tokio1(server, timeout, &target.hello, Some(tls), None);
+        AsyncSmtpConnection::connect_tokio1(server, timeout, &target.hello, Some(parameters), None);
     match timed(opened).await {
         Ok(conn) => {
             steps.passed("TLS", "TLS from the first byte (smtps://)");
@@ -129,7 +135,8 @@ async fn open_tls(target: &Target, steps: &mut Steps) -> Result<AsyncSmtpConnect
         }
         Err(e) => {
             let hint = "smtps:// needs a port that speaks TLS from the first byte, usually 465";
-            Err(steps.failed("TLS", format!("{e} ({hint})")))
+            let line = certificate::explain(target, tls, format!("{e} ({hint})")).await;
+            Err(steps.failed("TLS", line))
         }
     }
 }
@@ -137,6 +144,7 @@ async fn open_tls(target: &Target, steps: &mut Steps) -> Result<AsyncSmtpConnect
 async fn starttls(
     conn: &mut AsyncSmtpConnection,
     target: &Target,
+    tls: &SmtpTls,
     steps: &mut Steps,
 ) -> Result<(), Stop> {
     let required = match target.security {
@@ -149,10 +157,12 @@ async fn starttls(
         Security::StartTls { required } => required,
     };
     if conn.server_info().supports_feature(Extension::StartTls) {
-        let tls = tls_parameters(&target.host).map_err(|e| steps.failed("STARTTLS", e))?;
-        timed(conn.starttls(tls, &target.hello))
-            .await
-            .map_err(|e| steps.failed("STARTTLS", e.to_string()))?;
+        let parameters =
+            tls_parameters(&target.host, tls).map_err(|e| steps.failed("STARTTLS", e))?;
+        if let Err(e) = timed(conn.starttls(parameters, &target.hello)).await {
+            let line = certificate::explain(target, tls, e.to_string()).await;
+            return Err(steps.failed("STARTTLS", line));
+        }
         steps.passed("STARTTLS", "the connection is encrypted");
     } else if required {
         let offered = offered(conn.server_info());
@@ -237,8 +247,4 @@ async fn timed<T, E: Into<Failure>>(
             STEP_TIMEOUT.as_secs()
         ))),
     }
-}
-
-fn tls_parameters(host: &str) -> Result<TlsParameters, String> {
-    TlsParameters::new(host.to_owned()).map_err(|e| format!("cannot set up TLS for {host}: {e}"))
 }

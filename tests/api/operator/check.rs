@@ -35,7 +35,7 @@ fn sqlite_schema_version() -> usize {
 }
 
 /// The line `check` printed for `name` (`smtp connect`, `turnstile` …).
-fn line<'a>(ran: &'a Ran, name: &str) -> &'a str {
+pub(super) fn line<'a>(ran: &'a Ran, name: &str) -> &'a str {
     let found = ran.stdout.lines().find(|l| {
         l.strip_prefix(name)
             .is_some_and(|rest| rest.starts_with("  "))
