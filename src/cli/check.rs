@@ -80,7 +80,9 @@ impl Report {
                 ("FAILED", detail)
             }
         };
-        let detail = detail.replace(['\r', '\n'], " ");
+        // What a server or a certificate said, shown without any control
+        // character (a terminal escape sequence in a certificate's name included).
+        let detail = super::output::clean(&detail.replace(['\r', '\n'], " "));
         println!("{name:<14} {status:<7} {detail}");
         let _ = std::io::stdout().flush();
         self.lines += 1;

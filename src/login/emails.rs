@@ -18,6 +18,9 @@ use crate::storage::{
     UserEmail,
 };
 
+/// The browser binding of an address's challenge: none a browser can present.
+const NO_BROWSER: &str = "address";
+
 /// The signed-in session that asks: the codes it asks for work only in it.
 #[derive(Debug, Clone)]
 pub struct Asker {
@@ -151,6 +154,10 @@ pub async fn start(
             user_id: asker.user_id,
             session_hash: asker.session_hash.as_str().to_owned(),
         }),
+        // No browser presents this binding (theirs are SHA-256 hex), so even a
+        // version from before addresses, which does not know `adding`, never
+        // lets this challenge sign anyone in.
+        browser_hash: Some(NO_BROWSER.to_owned()),
         ..super::new_challenge(flow, email, client_ip, language, now)
     };
     let request = AddressStart {

@@ -214,6 +214,7 @@ fn limited_message(refusal: &Refusal, lang: Language) -> String {
     let key = match refusal {
         Refusal::EmailHourly { .. } => "error.limit.email",
         Refusal::IpHourly { .. } => "error.limit.ip",
+        Refusal::AccountHourly { .. } => "error.limit.account",
         Refusal::FailureBudget { .. } => "error.limit.failures",
         Refusal::ResendTooSoon { .. } => "error.limit.resend",
     };

@@ -26,6 +26,9 @@ pub enum EventKind {
     Notice,
     /// A passkey ceremony begun by a client network.
     Passkey,
+    /// A code mailed to an address a signed-in person wants to add; the subject
+    /// is the account.
+    AddressCode,
 }
 
 impl EventKind {
@@ -38,9 +41,13 @@ impl EventKind {
             EventKind::Fail => "fail",
             EventKind::Notice => "notice",
             EventKind::Passkey => "passkey",
+            EventKind::AddressCode => "address_code",
         }
     }
 }
+
+/// Codes for new addresses one account may ask for per rolling hour.
+pub const ADDRESS_CODES_PER_ACCOUNT: u32 = 10;
 
 /// The numbers from `[rate_limit]` and `[code]` that guard sending and checking codes.
 #[derive(Debug, Clone, Copy)]
@@ -57,10 +64,22 @@ pub struct Limits {
 /// Why a request was refused, and in how many seconds it may be tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    EmailHourly { retry_after: i64 },
-    IpHourly { retry_after: i64 },
-    FailureBudget { retry_after: i64 },
-    ResendTooSoon { retry_after: i64 },
+    EmailHourly {
+        retry_after: i64,
+    },
+    IpHourly {
+        retry_after: i64,
+    },
+    /// One account asked for too many codes for addresses to add.
+    AccountHourly {
+        retry_after: i64,
+    },
+    FailureBudget {
+        retry_after: i64,
+    },
+    ResendTooSoon {
+        retry_after: i64,
+    },
 }
 
 impl Refusal {
@@ -68,6 +87,7 @@ impl Refusal {
         match *self {
             Refusal::EmailHourly { retry_after }
             | Refusal::IpHourly { retry_after }
+            | Refusal::AccountHourly { retry_after }
             | Refusal::FailureBudget { retry_after }
             | Refusal::ResendTooSoon { retry_after } => retry_after.max(1),
         }
@@ -126,6 +146,13 @@ impl Limits {
     /// costs a challenge row and a signature check, so a network may begin ten
     /// times as many as it may ask for codes: enough for an office behind one
     /// address, too few to fill the database.
+    /// Codes one account asked for, for addresses to add. No CAPTCHA guards
+    /// them (the person is signed in), so one account cannot mail more than this
+    /// an hour, from however many networks.
+    pub fn address_codes_per_account(&self, now: i64) -> Probe {
+        Probe::new(EventKind::AddressCode, ADDRESS_CODES_PER_ACCOUNT, now)
+    }
+
     pub fn passkeys_per_ip(&self, now: i64) -> Probe {
         Probe::new(
             EventKind::Passkey,

@@ -15,6 +15,7 @@ use super::signin::{LockScope, SignInTx, check_send};
 use crate::domain::EmailAddress;
 use crate::rules::EventKind;
 use crate::rules::emails::{self, AddDecision, Removal};
+use crate::rules::limits::{self, Refusal};
 use crate::rules::signin::check_code;
 
 pub(super) trait EmailTx: SignInTx {
@@ -77,6 +78,15 @@ pub(super) async fn start(
     if let Err(not) = emails::addable(owner, adding.user_id, count) {
         return Ok(AddressStartOutcome::NotAddable(not));
     }
+    let account = format!("user:{}", adding.user_id);
+    let nth = tx
+        .nth_newest(limits.address_codes_per_account(now), &account)
+        .await?;
+    if let Some(retry_after) = limits::full_for(nth, now) {
+        return Ok(AddressStartOutcome::Refused(Refusal::AccountHourly {
+            retry_after,
+        }));
+    }
     let mail = &new.mail;
     if let Err(refusal) = check_send(
         tx,
@@ -91,6 +101,7 @@ pub(super) async fn start(
     {
         return Ok(AddressStartOutcome::Refused(refusal));
     }
+    tx.record(EventKind::AddressCode, &account, now).await?;
     tx.insert_challenge(&new, now).await?;
     tx.insert_code(&new.id, &new.code_hash, new.code_expires_at)
         .await?;
@@ -207,6 +218,9 @@ pub(super) async fn remove(
     notice: Notice<'_>,
     now: i64,
 ) -> anyhow::Result<AddressChange> {
+    // The address's lock first, as a sign-in with it takes: one that read the
+    // address's owner before this commits has finished by then.
+    tx.lock(LockScope::Address, email.as_str()).await?;
     lock_account(tx, user_id).await?;
     let addresses = tx.emails_of(user_id).await?;
     let listed: Vec<(String, bool)> = addresses

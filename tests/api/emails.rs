@@ -172,6 +172,24 @@ async fn an_added_address_signs_in_to_the_same_account_and_can_become_primary() 
     assert!(page.has_input("first_name"), "{}", page.html);
 }
 
+/// An account without a primary address (one an older instance signed up during
+/// a rolling upgrade) still shows its oldest address everywhere.
+#[tokio::test]
+async fn an_account_without_a_primary_address_shows_its_oldest() {
+    let app = spawn_app().await;
+    let ada = browser();
+    app.sign_up(&ada, ADA, "Ada", "").await;
+    let flag = match app.config.database.url.is_empty() {
+        true => "0",
+        false => "false",
+    };
+    app.database()
+        .execute(&format!("UPDATE user_emails SET is_primary = {flag}"));
+    assert_eq!(checked(&app, &ada).await.1, ADA);
+    let session: Value = app.get(&ada, "/api/v1/session").await.json().await.unwrap();
+    assert_eq!(session["user"]["email"], ADA);
+}
+
 /// A removed primary address passes to the oldest one left; an address that is
 /// not the person's cannot be made primary or removed.
 #[tokio::test]
@@ -376,6 +394,28 @@ async fn address_codes_count_against_the_address_limits() {
         "SELECT count(*) FROM outbox WHERE kind = 'code' AND recipient = '{WORK}'"
     ));
     assert_eq!(codes, 2, "two codes, then only the limit's notice");
+}
+
+/// No CAPTCHA guards these codes, so one account may ask for ten an hour
+/// whatever the addresses and networks.
+#[tokio::test]
+async fn one_account_asks_for_at_most_ten_address_codes_an_hour() {
+    let app = spawn_app().await;
+    let ada = browser();
+    app.sign_up(&ada, ADA, "Ada", "").await;
+    for n in 0..10 {
+        ask_ok(&app, &ada, &format!("ada{n}@example.net")).await;
+    }
+    let response = ask(&app, &ada, "ada10@example.net").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+    let html = response.text().await.unwrap();
+    assert!(
+        alerts(&html).contains("too many codes for new addresses"),
+        "{html}"
+    );
+    app.clock.advance(3601);
+    ask_ok(&app, &ada, "ada10@example.net").await;
 }
 
 /// Two accounts asking for one address at once, both with the right code:

@@ -953,3 +953,36 @@ async fn two_accounts_adding_one_address_on_two_instances_one_wins() {
     ));
     assert_eq!(owners, 1);
 }
+
+/// The copy is run once ahead of time and again just before the switch; a person
+/// who added an address and made it primary in between arrives with it primary.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set DOORCODE_TEST_POSTGRES_URL"]
+async fn a_second_copy_brings_a_new_primary_address() {
+    let server = postgres_server().expect(NEEDS_POSTGRES);
+    let mut app = spawn_app_with(|config| config.database.url = Secret::default()).await;
+    let ada = browser();
+    app.sign_up(&ada, "ada@example.com", "Ada", "").await;
+    let to = fresh_postgres(&server);
+    assert!(migrate(&app, &to).status.success());
+
+    crate::emails::add(&app, &ada, "ada@work.example").await;
+    let primary = [("email", "ada@work.example")];
+    app.post(&ada, "/account/emails/primary", &primary).await;
+    app.shut_down().await;
+    let again = migrate(&app, &to);
+    assert!(
+        again.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let postgres = Database::Postgres(to);
+    let primaries = |email: &str| {
+        postgres.query_i64(&format!(
+            "SELECT count(*) FROM user_emails WHERE email = '{email}' AND is_primary"
+        ))
+    };
+    assert_eq!(primaries("ada@work.example"), 1);
+    assert_eq!(primaries("ada@example.com"), 0);
+}

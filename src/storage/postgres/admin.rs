@@ -156,8 +156,10 @@ impl Postgres {
                 .await?
                 .query(
                     "SELECT s.public_id, s.user_id, \
-                       (SELECT e.email FROM user_emails e WHERE e.user_id = s.user_id \
+                       coalesce((SELECT e.email FROM user_emails e WHERE e.user_id = s.user_id \
                         AND e.is_primary), \
+                        (SELECT e.email FROM user_emails e WHERE e.user_id = s.user_id \
+                         ORDER BY e.created_at, e.email LIMIT 1)), \
                        s.created_at, coalesce(s.last_seen_at, s.created_at), s.expires_at, \
                        s.user_agent \
                      FROM user_sessions s WHERE s.expires_at > $1 \

@@ -54,8 +54,10 @@ const TABLES: &[Table] = &[
         name: "user_emails",
         select: "SELECT email, user_id, created_at, is_primary FROM user_emails ORDER BY email",
         kinds: &[Kind::Text, Kind::Int, Kind::Int, Kind::Int],
+        // Which address is primary is set once all are in (`set_primaries`): a
+        // second run may bring a new primary while the old one is still here.
         insert: "INSERT INTO user_emails (email, user_id, created_at, is_primary) \
-                 SELECT e, u, c, p <> 0 FROM unnest($1::TEXT[], $2::BIGINT[], $3::BIGINT[], \
+                 SELECT e, u, c, false FROM unnest($1::TEXT[], $2::BIGINT[], $3::BIGINT[], \
                  $4::BIGINT[]) AS n (e, u, c, p) ON CONFLICT (email) DO NOTHING",
     },
     Table {
@@ -373,6 +375,7 @@ impl Postgres {
             report.tables.push((table.name, *read, added));
         }
         check_same_people(&tx, &tables[0].1, &tables[1].1).await?;
+        set_primaries(&tx, &tables[1].1).await?;
         check_same_rows(&tx, "groups", "name", &tables[2].1).await?;
         check_same_rows(&tx, "invitations", "email", &tables[4].1).await?;
         // A token copied onto another authorization would change hands.
@@ -396,6 +399,37 @@ impl Postgres {
         tx.commit().await?;
         Ok(report)
     }
+}
+
+/// Makes each copied person's primary address the one SQLite has, clearing first
+/// so that the one-primary index holds at every step.
+async fn set_primaries(
+    tx: &deadpool_postgres::Transaction<'_>,
+    emails: &[Column],
+) -> anyhow::Result<()> {
+    let (Column::Text(addresses), Column::Int(users), Column::Int(primary)) =
+        (&emails[0], &emails[1], &emails[3])
+    else {
+        bail!("unexpected user_emails columns");
+    };
+    let primaries: Vec<&str> = addresses
+        .iter()
+        .zip(primary)
+        .filter(|(_, p)| p.is_some_and(|p| p != 0))
+        .filter_map(|(address, _)| address.as_deref())
+        .collect();
+    tx.execute(
+        "UPDATE user_emails SET is_primary = false \
+         WHERE user_id = ANY($1) AND is_primary AND NOT (email = ANY($2))",
+        &[users, &primaries],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE user_emails SET is_primary = true WHERE email = ANY($1) AND NOT is_primary",
+        &[&primaries],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Every copied row of `table` (its id, then the text column `column`) must be the

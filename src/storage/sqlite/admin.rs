@@ -14,8 +14,10 @@ const USER_COLUMNS: &str = "u.id, u.created_at, u.first_name, u.last_name, \
      (SELECT count(*) FROM user_sessions s WHERE s.user_id = u.id AND s.expires_at > ?1)";
 
 const SESSION_SELECT: &str = "SELECT s.public_id, s.user_id, \
-     (SELECT e.email FROM user_emails e WHERE e.user_id = s.user_id \
+     coalesce((SELECT e.email FROM user_emails e WHERE e.user_id = s.user_id \
       AND e.is_primary = 1), \
+      (SELECT e.email FROM user_emails e WHERE e.user_id = s.user_id \
+       ORDER BY e.created_at, e.email LIMIT 1)), \
      s.created_at, coalesce(s.last_seen_at, s.created_at), s.expires_at, s.user_agent \
      FROM user_sessions s WHERE s.expires_at > ?1";
 

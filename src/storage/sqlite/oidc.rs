@@ -14,8 +14,10 @@ use crate::storage::records::{
 
 const GRANT_COLUMNS: &str = "g.id, g.client_id, g.redirect_uri, g.scope, g.nonce, \
      g.code_challenge, g.auth_time, g.user_id, u.first_name, u.last_name, \
-     (SELECT e.email FROM user_emails e WHERE e.user_id = g.user_id \
+     coalesce((SELECT e.email FROM user_emails e WHERE e.user_id = g.user_id \
       AND e.is_primary = 1), \
+      (SELECT e.email FROM user_emails e WHERE e.user_id = g.user_id \
+       ORDER BY e.created_at, e.email LIMIT 1)), \
      (SELECT group_concat(gr.name, ',' ORDER BY gr.name) FROM user_groups ug \
       JOIN groups gr ON gr.id = ug.group_id WHERE ug.user_id = g.user_id), g.amr";
 

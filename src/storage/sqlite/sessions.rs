@@ -38,8 +38,10 @@ pub(super) fn find(
 ) -> r2d2_sqlite::rusqlite::Result<Option<SessionRecord>> {
     conn.prepare_cached(
         "SELECT s.user_id, u.first_name, u.last_name, \
-                (SELECT e.email FROM user_emails e WHERE e.user_id = s.user_id \
+                coalesce((SELECT e.email FROM user_emails e WHERE e.user_id = s.user_id \
                  AND e.is_primary = 1), \
+                 (SELECT e.email FROM user_emails e WHERE e.user_id = s.user_id \
+                  ORDER BY e.created_at, e.email LIMIT 1)), \
                 s.public_id, s.created_at, s.expires_at, coalesce(s.last_seen_at, s.created_at), \
                 (SELECT group_concat(g.name, ',' ORDER BY g.name) FROM user_groups ug \
                  JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = s.user_id), s.amr \
