@@ -5,15 +5,35 @@
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::config::CaptchaSettings;
+
 /// `POST /login`.
 #[derive(Debug, Deserialize)]
 pub struct StartForm {
     #[serde(default)]
     pub email: String,
+    /// Turnstile's widget's token.
     #[serde(default, rename = "cf-turnstile-response")]
-    pub captcha: String,
+    pub turnstile: String,
+    /// hCaptcha's widget's token.
+    #[serde(default, rename = "h-captcha-response")]
+    pub hcaptcha: String,
+    /// ALTCHA's widget's answer.
+    #[serde(default)]
+    pub altcha: String,
     /// Where to go after signing in; checked again before use.
     pub next: Option<String>,
+}
+
+impl StartForm {
+    /// The field the provider's widget fills in.
+    pub fn captcha(&self, provider: Option<&CaptchaSettings>) -> &str {
+        match provider {
+            Some(CaptchaSettings::Hcaptcha(_)) => &self.hcaptcha,
+            Some(CaptchaSettings::Altcha(_)) => &self.altcha,
+            Some(CaptchaSettings::Turnstile(_)) | None => &self.turnstile,
+        }
+    }
 }
 
 /// `POST /login/verify`: the code page (code, and names for a new address) or the
@@ -52,7 +72,7 @@ mod tests {
         let form: StartForm =
             decode(b"email=a%40b.co&cf-turnstile-response=XXXX.DUMMY.TOKEN.XXXX").unwrap();
         assert_eq!(form.email, "a@b.co");
-        assert_eq!(form.captcha, "XXXX.DUMMY.TOKEN.XXXX");
+        assert_eq!(form.captcha(None), "XXXX.DUMMY.TOKEN.XXXX");
         let form: VerifyForm = decode(b"challenge=abc&code=123+456").unwrap();
         assert_eq!(form.code.as_deref(), Some("123 456"));
         assert!(form.first_name.is_none());

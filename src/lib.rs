@@ -3,6 +3,7 @@
 
 pub mod api;
 mod app;
+pub mod captcha;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -22,5 +23,4 @@ pub mod session;
 pub mod startup;
 pub mod state;
 pub mod storage;
-pub mod turnstile;
 mod web;

@@ -11,6 +11,7 @@ use poem::{EndpointExt, endpoint::BoxEndpoint};
 use tokio::sync::watch;
 
 use crate::app::server;
+use crate::captcha::Captcha;
 use crate::clock::Clock;
 use crate::config::{Config, SecretSource, Settings};
 use crate::domain::{ServerSecret, open_to_others};
@@ -21,7 +22,6 @@ use crate::passkeys::Passkeys;
 use crate::session::Sessions;
 use crate::state::{AppState, CookieNames};
 use crate::storage::Storage;
-use crate::turnstile::Turnstile;
 
 /// How long in-flight requests get to finish after a stop signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
@@ -80,14 +80,14 @@ impl Application {
                 "email.smtp_url is empty: dev mode, emails are printed to this log instead of sent"
             );
         }
-        let turnstile = settings
-            .turnstile
+        let captcha = settings
+            .captcha
             .as_ref()
-            .map(Turnstile::new)
+            .map(|captcha| Captcha::new(captcha, storage.clone(), clock.clone(), &secret))
             .transpose()?;
-        if turnstile.is_none() {
+        if captcha.is_none() {
             tracing::warn!(
-                "turnstile keys are empty: CAPTCHA is OFF; set turnstile.site_key and turnstile.secret_key before going live"
+                "turnstile keys are empty: CAPTCHA is OFF; set turnstile.site_key and turnstile.secret_key, or captcha.provider = \"altcha\", before going live"
             );
         }
         let mail_settings = MailSettings {
@@ -127,7 +127,7 @@ impl Application {
             .context("cannot prepare passkeys for server.base_url")?;
         let signin = SignIn {
             storage: storage.clone(),
-            turnstile,
+            captcha,
             mail,
             secret,
             clock: clock.clone(),

@@ -88,16 +88,17 @@
     }
   });
 
-  // Turnstile's script comes from challenges.cloudflare.com, which content blockers,
-  // firewalls and flaky networks stop. Then the widget never appears, and the page
-  // would show a gap and, once sent, "complete the security check" with nothing to
-  // complete. Say what is wrong in its place instead.
-  var widget = document.querySelector(".cf-turnstile");
+  // Turnstile's and hCaptcha's scripts come from their own hosts, which content
+  // blockers, firewalls and flaky networks stop. Then the widget never appears, and
+  // the page would show a gap and, once sent, "complete the security check" with
+  // nothing to complete. Say what is wrong in its place instead.
+  var widget = document.querySelector("[data-captcha-widget]");
   var captchaStatus = document.querySelector("[data-captcha-failed]");
   if (widget && captchaStatus) {
-    var widgetScript = document.querySelector('script[src^="https://challenges.cloudflare.com/"]');
+    var widgetScript = document.querySelector("script[data-captcha-script]");
     var rendered = function () {
-      return typeof window.turnstile !== "undefined" || widget.querySelector("iframe") !== null;
+      return typeof window.turnstile !== "undefined" || typeof window.hcaptcha !== "undefined" ||
+        widget.querySelector("iframe") !== null;
     };
     var captchaFailed = function () {
       if (rendered() || widget.hidden) return;

@@ -1,5 +1,6 @@
 //! `doorcode check`: is this installation ready? The configuration, each step of
-//! the SMTP conversation, Turnstile's secret, and the database, one line each.
+//! the SMTP conversation, the CAPTCHA provider's secret, and the database, one line
+//! each.
 
 use std::io::Write;
 
@@ -7,14 +8,15 @@ use anyhow::anyhow;
 
 use super::output::count;
 use super::{CliError, ConfigSource};
+use crate::captcha::{CaptchaError, Siteverify, Vendor};
 use crate::clock::Clock;
-use crate::config::{Config, Settings, TurnstileKeys};
+use crate::config::{CaptchaSettings, Config, Settings, SiteverifyKeys};
 use crate::mail::{Outcome, check_smtp};
 use crate::storage::Storage;
-use crate::turnstile::{Turnstile, TurnstileError};
 
-/// Cloudflare's documented dummy token: siteverify judges the secret first, so
-/// the answer to it tells whether the secret is known without a real visitor.
+/// Cloudflare's documented dummy token: siteverify (Cloudflare's and hCaptcha's)
+/// judges the secret first, so the answer to it tells whether the secret is known
+/// without a real visitor.
 const DUMMY_TOKEN: &str = "XXXX.DUMMY.TOKEN.XXXX";
 
 pub(super) async fn check(config: &Config, source: &ConfigSource) -> Result<(), CliError> {
@@ -42,10 +44,23 @@ pub(super) async fn check(config: &Config, source: &ConfigSource) -> Result<(), 
         }
     }
     let sends_mail = settings.smtp.is_some();
-    report.line(
-        "turnstile",
-        turnstile(settings.turnstile.as_ref(), sends_mail).await,
-    );
+    match &settings.captcha {
+        Some(CaptchaSettings::Turnstile(keys)) => {
+            report.line("turnstile", siteverify(Vendor::Turnstile, keys).await);
+        }
+        Some(CaptchaSettings::Hcaptcha(keys)) => {
+            report.line("hcaptcha", siteverify(Vendor::Hcaptcha, keys).await);
+        }
+        Some(CaptchaSettings::Altcha(altcha)) => report.line(
+            "altcha",
+            Outcome::Passed(format!(
+                "self-hosted proof of work, nothing to reach: challenges signed with a key \
+                 from the server secret, up to {} hashes each, valid for {} s",
+                altcha.max_number, altcha.expires_secs
+            )),
+        ),
+        None => report.line("turnstile", captcha_off(sends_mail)),
+    }
     report.line("database", database(config).await);
     let exposed: Vec<String> = [
         super::exposed_secret_file(config),
@@ -102,51 +117,54 @@ impl Report {
     }
 }
 
-async fn turnstile(keys: Option<&TurnstileKeys>, sends_mail: bool) -> Outcome {
-    let Some(keys) = keys else {
-        // Real mail with no bot check: anyone can make doorcode mail any address.
-        if sends_mail {
-            return Outcome::Failed(
-                "CAPTCHA is off while real mail goes out, so anyone can have codes mailed to \
-                 any address; set turnstile.site_key and turnstile.secret_key"
-                    .into(),
-            );
-        }
-        return Outcome::Skipped(
-            "CAPTCHA is off: turnstile.site_key and turnstile.secret_key are empty".into(),
+fn captcha_off(sends_mail: bool) -> Outcome {
+    // Real mail with no bot check: anyone can make doorcode mail any address.
+    if sends_mail {
+        return Outcome::Failed(
+            "CAPTCHA is off while real mail goes out, so anyone can have codes mailed to \
+             any address; set turnstile.site_key and turnstile.secret_key, or \
+             captcha.provider = \"altcha\""
+                .into(),
         );
-    };
-    let turnstile = match Turnstile::new(keys) {
-        Ok(turnstile) => turnstile,
+    }
+    Outcome::Skipped("CAPTCHA is off: turnstile.site_key and turnstile.secret_key are empty".into())
+}
+
+async fn siteverify(vendor: Vendor, keys: &SiteverifyKeys) -> Outcome {
+    let siteverify = match Siteverify::new(vendor, keys) {
+        Ok(siteverify) => siteverify,
         Err(e) => return Outcome::Failed(format!("{e:#}")),
     };
     let url = &keys.verify_url;
-    let answer = turnstile.ask(DUMMY_TOKEN).await;
+    let key = format!("{}.secret_key", vendor.name());
+    let answer = siteverify.ask(DUMMY_TOKEN).await;
     let answer = match answer {
         Ok(answer) => answer,
-        Err(TurnstileError::Unavailable(e)) => {
+        Err(CaptchaError::Unavailable(e)) => {
             return Outcome::Failed(format!("siteverify at {url}: {e:#}"));
         }
         Err(e) => return Outcome::Failed(format!("siteverify at {url}: {e}")),
     };
     let codes = answer.error_codes.join(", ");
-    let refused = ["invalid-input-secret", "missing-input-secret"];
+    let refused = [
+        "invalid-input-secret",
+        "missing-input-secret",
+        "sitekey-secret-mismatch",
+    ];
     if answer
         .error_codes
         .iter()
         .any(|c| refused.contains(&c.as_str()))
     {
-        return Outcome::Failed(format!(
-            "siteverify at {url} refuses turnstile.secret_key ({codes})"
-        ));
+        return Outcome::Failed(format!("siteverify at {url} refuses {key} ({codes})"));
     }
     if answer.success {
         Outcome::Passed(format!(
-            "siteverify at {url} accepts turnstile.secret_key (and passes any token, as Cloudflare's test secrets do)"
+            "siteverify at {url} accepts {key} (and passes any token, as test secrets do)"
         ))
     } else {
         Outcome::Passed(format!(
-            "siteverify at {url} accepts turnstile.secret_key (a dummy token got {codes}, as expected)"
+            "siteverify at {url} accepts {key} (a dummy token got {codes}, as expected)"
         ))
     }
 }

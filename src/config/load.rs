@@ -89,6 +89,7 @@ pub fn secrets_in_file(path: &Path) -> Vec<&'static str> {
     }
     for (section, key, name) in [
         ("turnstile", "secret_key", "turnstile.secret_key"),
+        ("hcaptcha", "secret_key", "hcaptcha.secret_key"),
         ("security", "secret_key", "security.secret_key"),
     ] {
         if !value(section, key).is_empty() {
@@ -333,6 +334,27 @@ mod tests {
                 &[],
                 "turnstile.site_key",
             ),
+            (
+                "[captcha]\nprovider = \"recaptcha\"\n",
+                &[],
+                "captcha.provider",
+            ),
+            (
+                "[captcha]\nprovider = \"hcaptcha\"\n",
+                &[],
+                "hcaptcha.site_key",
+            ),
+            (
+                "[captcha]\nprovider = \"hcaptcha\"\n[hcaptcha]\nsite_key = \"x\"\n",
+                &[],
+                "hcaptcha.secret_key",
+            ),
+            (
+                "",
+                &[("DOORCODE_CAPTCHA_PROVIDER", "hcaptcha")],
+                "hcaptcha.site_key",
+            ),
+            ("[altcha]\nmax_number = 0\n", &[], "altcha.max_number"),
             ("[email]\nsmtp_url = \"http://x\"\n", &[], "email.smtp_url"),
             ("[email]\nfrom = \"not an address\"\n", &[], "email.from"),
             (

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 pub use load::{ConfigError, load_config, secrets_in_file};
 pub use oidc::{ClientConfig, MIN_SECRET_LEN, OidcClient, OidcConfig};
 pub use settings::{
-    CodePolicy, OidcSettings, SecretSource, Settings, SmtpTarget, TrustedProxies, TurnstileKeys,
-    parse_from,
+    AltchaSettings, CaptchaSettings, CodePolicy, OidcSettings, SecretSource, Settings,
+    SiteverifyKeys, SmtpTarget, TrustedProxies, parse_from,
 };
 pub use smtp::{ClientIdentity, Security, SmtpTls, Target};
 pub use types::{BaseUrl, Secret};
@@ -34,6 +34,9 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub email: EmailConfig,
     pub turnstile: TurnstileConfig,
+    pub captcha: CaptchaConfig,
+    pub hcaptcha: HCaptchaConfig,
+    pub altcha: AltchaConfig,
     pub code: CodeConfig,
     pub session: SessionConfig,
     pub rate_limit: RateLimitConfig,
@@ -171,6 +174,64 @@ impl Default for TurnstileConfig {
                 "https://challenges.cloudflare.com/turnstile/v0/siteverify",
             )
             .expect("default verify_url is valid"),
+        }
+    }
+}
+
+/// Which bot check guards the sign-in form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptchaProvider {
+    /// Cloudflare Turnstile, with the `turnstile.*` keys (both empty: CAPTCHA off).
+    #[default]
+    Turnstile,
+    /// hCaptcha, with the `hcaptcha.*` keys.
+    Hcaptcha,
+    /// ALTCHA: a proof of work the browser solves, served and checked by doorcode
+    /// itself; no third party.
+    Altcha,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptchaConfig {
+    pub provider: CaptchaProvider,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HCaptchaConfig {
+    pub site_key: String,
+    pub secret_key: Secret,
+    pub verify_url: url::Url,
+}
+
+impl Default for HCaptchaConfig {
+    fn default() -> Self {
+        Self {
+            site_key: String::new(),
+            secret_key: Secret::default(),
+            verify_url: url::Url::parse("https://api.hcaptcha.com/siteverify")
+                .expect("default verify_url is valid"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AltchaConfig {
+    /// The largest secret number of a challenge: the browser tries half as many
+    /// hashes on average, so this is the difficulty.
+    pub max_number: NonZeroU64,
+    /// How long a challenge may be solved and sent.
+    pub expires_secs: NonZeroU64,
+}
+
+impl Default for AltchaConfig {
+    fn default() -> Self {
+        Self {
+            max_number: NonZeroU64::new(100_000).expect("non-zero"),
+            expires_secs: NonZeroU64::new(600).expect("non-zero"),
         }
     }
 }

@@ -13,7 +13,7 @@ use lettre::transport::smtp::AsyncSmtpTransport;
 
 use super::load::ConfigError;
 use super::smtp::{SmtpTls, Target};
-use super::{AskName, Config, Secret};
+use super::{AskName, CaptchaProvider, Config, Secret};
 use crate::domain::{ServerSecret, domain_name, host_is_under};
 use crate::i18n::Language;
 use crate::rules::sessions::Lifetimes;
@@ -21,6 +21,7 @@ use crate::rules::{Limits, SignupMode, SignupPolicy};
 use crate::storage::Database;
 
 /// Everything the service reads from `[database]`, `[email]`, `[turnstile]`,
+/// `[captcha]`, `[hcaptcha]`, `[altcha]`,
 /// `[code]`, `[session]`, `[rate_limit]`, `[security]` and `[signup]`, typed.
 /// (`[server]`'s keys are typed as they are read.)
 #[derive(Debug, Clone)]
@@ -31,7 +32,7 @@ pub struct Settings {
     pub smtp: Option<SmtpTarget>,
     pub from: Mailbox,
     /// `None`: CAPTCHA off.
-    pub turnstile: Option<TurnstileKeys>,
+    pub captcha: Option<CaptchaSettings>,
     pub code: CodePolicy,
     pub sessions: Lifetimes,
     pub limits: Limits,
@@ -114,9 +115,25 @@ pub fn parse_from(from: &str) -> Result<Mailbox, String> {
         .map_err(|e| format!("`{from}` is not an address like `Name <no-reply@example.com>` ({e})"))
 }
 
-/// Both Turnstile keys, and where siteverify is.
+/// The bot check the sign-in form asks for.
 #[derive(Debug, Clone)]
-pub struct TurnstileKeys {
+pub enum CaptchaSettings {
+    Turnstile(SiteverifyKeys),
+    Hcaptcha(SiteverifyKeys),
+    Altcha(AltchaSettings),
+}
+
+/// `[altcha]`, typed.
+#[derive(Debug, Clone, Copy)]
+pub struct AltchaSettings {
+    pub max_number: u64,
+    pub expires_secs: i64,
+}
+
+/// A widget's site key, the secret, and where siteverify is (Turnstile's or
+/// hCaptcha's, which answer alike).
+#[derive(Debug, Clone)]
+pub struct SiteverifyKeys {
     pub site_key: String,
     pub secret_key: Secret,
     pub verify_url: url::Url,
@@ -180,7 +197,7 @@ impl Settings {
             smtp: smtp(config)?,
             from: parse_from(&config.email.from)
                 .map_err(|e| ConfigError::new(format!("email.from: {e}")))?,
-            turnstile: turnstile(config)?,
+            captcha: captcha(config)?,
             code: CodePolicy {
                 ttl_secs: secs(config.code.ttl_secs.get()),
                 max_attempts: config.code.max_attempts.get(),
@@ -267,29 +284,68 @@ fn smtp(config: &Config) -> Result<Option<SmtpTarget>, ConfigError> {
     Ok(Some(target))
 }
 
-/// On only with both keys; exactly one is a mistake worth stopping for.
-fn turnstile(config: &Config) -> Result<Option<TurnstileKeys>, ConfigError> {
-    let turnstile = &config.turnstile;
-    if turnstile.site_key.is_empty() != turnstile.secret_key.is_empty() {
-        let (set, missing) = if turnstile.site_key.is_empty() {
-            ("turnstile.secret_key", "turnstile.site_key")
+/// `captcha.provider` and its section. Turnstile is on only with both keys (none
+/// is development); hCaptcha, chosen on purpose, needs both; ALTCHA needs none.
+/// Exactly one key of a pair is a mistake worth stopping for.
+fn captcha(config: &Config) -> Result<Option<CaptchaSettings>, ConfigError> {
+    let turnstile = siteverify_keys(
+        "turnstile",
+        &config.turnstile.site_key,
+        &config.turnstile.secret_key,
+        &config.turnstile.verify_url,
+    )?;
+    match config.captcha.provider {
+        CaptchaProvider::Turnstile => Ok(turnstile.map(CaptchaSettings::Turnstile)),
+        CaptchaProvider::Hcaptcha => {
+            let hcaptcha = &config.hcaptcha;
+            match siteverify_keys(
+                "hcaptcha",
+                &hcaptcha.site_key,
+                &hcaptcha.secret_key,
+                &hcaptcha.verify_url,
+            )? {
+                Some(keys) => Ok(Some(CaptchaSettings::Hcaptcha(keys))),
+                None => fail(
+                    "hcaptcha.site_key: must be set because captcha.provider is hcaptcha \
+                     (with hcaptcha.secret_key)",
+                ),
+            }
+        }
+        CaptchaProvider::Altcha => Ok(Some(CaptchaSettings::Altcha(AltchaSettings {
+            max_number: config.altcha.max_number.get(),
+            expires_secs: secs(config.altcha.expires_secs.get()),
+        }))),
+    }
+}
+
+fn siteverify_keys(
+    section: &str,
+    site_key: &str,
+    secret_key: &Secret,
+    verify_url: &url::Url,
+) -> Result<Option<SiteverifyKeys>, ConfigError> {
+    if site_key.is_empty() != secret_key.is_empty() {
+        let (set, missing) = if site_key.is_empty() {
+            ("secret_key", "site_key")
         } else {
-            ("turnstile.site_key", "turnstile.secret_key")
+            ("site_key", "secret_key")
         };
         return fail(format!(
-            "{missing}: must be set because {set} is (set both to turn CAPTCHA on, or neither for development)"
+            "{section}.{missing}: must be set because {section}.{set} is (set both to turn CAPTCHA on, or neither for development)"
         ));
     }
-    if !matches!(turnstile.verify_url.scheme(), "http" | "https") {
-        return fail("turnstile.verify_url: must be an http:// or https:// URL");
+    if !matches!(verify_url.scheme(), "http" | "https") {
+        return fail(format!(
+            "{section}.verify_url: must be an http:// or https:// URL"
+        ));
     }
-    if turnstile.site_key.is_empty() {
+    if site_key.is_empty() {
         return Ok(None);
     }
-    Ok(Some(TurnstileKeys {
-        site_key: turnstile.site_key.clone(),
-        secret_key: turnstile.secret_key.clone(),
-        verify_url: turnstile.verify_url.clone(),
+    Ok(Some(SiteverifyKeys {
+        site_key: site_key.to_owned(),
+        secret_key: secret_key.clone(),
+        verify_url: verify_url.clone(),
     }))
 }
 

@@ -1,10 +1,10 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::captcha::CaptchaError;
 use crate::domain::{EmailError, LoginCodeError, NameError};
 use crate::i18n::Language;
 use crate::storage::{ChallengeInfo, Closed, Refusal, SignupMode, SignupPolicy, StorageError};
-use crate::turnstile::TurnstileError;
 
 /// Everything that can stop a sign-in, in terms a person can act on. The HTTP
 /// layers map each variant to a status and a page or JSON body in one place.
@@ -64,15 +64,15 @@ impl From<StorageError> for LoginError {
     }
 }
 
-impl From<TurnstileError> for LoginError {
-    fn from(error: TurnstileError) -> Self {
+impl From<CaptchaError> for LoginError {
+    fn from(error: CaptchaError) -> Self {
         match error {
-            TurnstileError::Missing => LoginError::CaptchaMissing,
-            TurnstileError::Rejected(codes) => {
-                tracing::info!(codes = ?codes, "turnstile: token rejected");
+            CaptchaError::Missing => LoginError::CaptchaMissing,
+            CaptchaError::Rejected(codes) => {
+                tracing::info!(codes = ?codes, "captcha: answer refused");
                 LoginError::CaptchaRejected
             }
-            TurnstileError::Unavailable(e) => LoginError::CaptchaUnavailable(e),
+            CaptchaError::Unavailable(e) => LoginError::CaptchaUnavailable(e),
         }
     }
 }
@@ -136,7 +136,7 @@ impl LoginError {
     pub fn log_if_dependency_failed(&self) {
         match self {
             LoginError::CaptchaUnavailable(e) => {
-                tracing::error!(error = %format!("{e:#}"), "turnstile: siteverify unavailable; sign-in refused (503)");
+                tracing::error!(error = %format!("{e:#}"), "captcha: the answer cannot be checked; sign-in refused (503)");
             }
             LoginError::Unavailable(e) => {
                 tracing::error!(error = %e, "database unavailable; request refused (503)");

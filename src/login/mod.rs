@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 pub use error::{CodeProblem, LoginError, email_key, name_key};
 
+use crate::captcha::Captcha;
 use crate::clock::Clock;
 use crate::config::{AskName, CodePolicy};
 use crate::domain::{
@@ -26,13 +27,12 @@ use crate::storage::{
     NewChallenge, NewMail, NewSession, ResendOutcome, ResendRequest, SessionRecord, SignupPolicy,
     StartOutcome, StartRules, Storage, VerifyOutcome, VerifyRequest,
 };
-use crate::turnstile::Turnstile;
 
 /// What the sign-in flow works with, built once at start-up.
 pub struct SignIn {
     pub storage: Storage,
     /// `None`: CAPTCHA off.
-    pub turnstile: Option<Turnstile>,
+    pub captcha: Option<Captcha>,
     pub mail: MailQueue,
     pub secret: ServerSecret,
     pub clock: Clock,
@@ -125,8 +125,8 @@ pub async fn start(
     language: Language,
 ) -> Result<ChallengeInfo, LoginError> {
     let email = EmailAddress::parse(raw_email).map_err(LoginError::InvalidEmail)?;
-    if let Some(turnstile) = &flow.turnstile {
-        turnstile.verify(captcha, Some(client_ip)).await?;
+    if let Some(check) = &flow.captcha {
+        check.verify(captcha, Some(client_ip)).await?;
     }
     let now = flow.clock.now();
     let new = NewChallenge {

@@ -1,9 +1,10 @@
 use maud::{Markup, html};
 
 use super::{
-    Chrome, FieldError, TimeStyle, banner, described_by, field_error, invalid, layout, moment,
-    notice,
+    Chrome, FieldError, TimeStyle, Widget, banner, described_by, field_error, invalid, layout,
+    moment, notice,
 };
+use crate::i18n::Language;
 use crate::storage::ChallengeInfo;
 
 pub struct LoginView<'a> {
@@ -43,15 +44,8 @@ pub fn login_page(chrome: &Chrome, view: &LoginView) -> Markup {
                     aria-invalid=[invalid(error, "email")]
                     aria-describedby=[described_by(error, "email")];
                 (field_error(error, "email"))
-                @if let Some(site_key) = chrome.turnstile_site_key {
-                    div class="cf-turnstile" data-sitekey=(site_key) data-language=(t.code()) {}
-                    // Empty, and so taking no room, unless the widget's script cannot
-                    // load: then app.js hides the widget and puts the message here. It is
-                    // on the page from the start because screen readers announce changes
-                    // to a live region they already know, not a new one.
-                    div class="captcha-status banner error" role="status"
-                        data-captcha-failed=(t.text("page.captcha_failed")) {}
-                    noscript { p class="hint" { (t.text("page.captcha_needs_js")) } }
+                @if let Some(widget) = chrome.captcha {
+                    (captcha_widget(widget, t))
                 }
                 button type="submit" class="primary" { (t.text("login.submit")) }
             }
@@ -226,4 +220,47 @@ fn next_input(next: Option<&str>) -> Markup {
             input type="hidden" name="next" value=(next);
         }
     }
+}
+
+/// The provider's widget inside the sign-in form, which fills in its field.
+fn captcha_widget(widget: Widget, t: Language) -> Markup {
+    html! {
+        @match widget {
+            Widget::Turnstile(site_key) => {
+                div class="cf-turnstile" data-captcha-widget data-sitekey=(site_key) data-language=(t.code()) {}
+            }
+            Widget::Hcaptcha(site_key) => {
+                div class="h-captcha" data-captcha-widget data-sitekey=(site_key) {}
+            }
+            Widget::Altcha => {
+                // Solves its challenge as the page loads, in a worker; by the time a
+                // person has typed their address it is done.
+                altcha-widget challengeurl="/login/altcha" name="altcha" auto="onload"
+                    hidefooter hidelogo strings=(altcha_strings(t)) {}
+            }
+        }
+        @if !matches!(widget, Widget::Altcha) {
+            // Empty, and so taking no room, unless the widget's script cannot load:
+            // then app.js hides the widget and puts the message here. It is on the
+            // page from the start because screen readers announce changes to a live
+            // region they already know, not a new one.
+            div class="captcha-status banner error" role="status"
+                data-captcha-failed=(t.fill("page.captcha_failed", &[("host", &widget.host())])) {}
+        }
+        noscript { p class="hint" { (t.text("page.captcha_needs_js")) } }
+    }
+}
+
+/// The ALTCHA widget's words, in the page's language (its `strings` attribute).
+fn altcha_strings(t: Language) -> String {
+    serde_json::json!({
+        "label": t.text("altcha.label"),
+        "verifying": t.text("altcha.verifying"),
+        "verified": t.text("altcha.verified"),
+        "waitAlert": t.text("altcha.wait"),
+        "verificationRequired": t.text("altcha.required"),
+        "expired": t.text("altcha.expired"),
+        "error": t.text("altcha.error"),
+    })
+    .to_string()
 }

@@ -27,14 +27,36 @@ pub struct Chrome<'a> {
     /// `server.logo_url`, when set: shown in the header with the name as its alt text.
     pub logo_url: Option<&'a str>,
     /// Set when CAPTCHA is on; pages with a sign-in form load the widget.
-    pub turnstile_site_key: Option<&'a str>,
+    pub captcha: Option<Widget<'a>>,
     /// The language of the page, from `Accept-Language`.
     pub lang: Language,
 }
 
-const TURNSTILE_SCRIPT: &str = "https://challenges.cloudflare.com/turnstile/v0/api.js";
+/// The bot check a sign-in form shows: a third party's widget with its site key,
+/// or ALTCHA's, served by doorcode itself.
+#[derive(Debug, Clone, Copy)]
+pub enum Widget<'a> {
+    Turnstile(&'a str),
+    Hcaptcha(&'a str),
+    Altcha,
+}
 
-pub fn layout(chrome: &Chrome, title: &str, turnstile: bool, content: Markup) -> Markup {
+impl Widget<'_> {
+    /// Where a third party's widget script comes from.
+    fn host(self) -> &'static str {
+        match self {
+            Widget::Turnstile(_) => "challenges.cloudflare.com",
+            Widget::Hcaptcha(_) => "js.hcaptcha.com",
+            Widget::Altcha => "",
+        }
+    }
+}
+
+const TURNSTILE_SCRIPT: &str = "https://challenges.cloudflare.com/turnstile/v0/api.js";
+/// hCaptcha's widget picks its language from `hl`.
+const HCAPTCHA_SCRIPT: &str = "https://js.hcaptcha.com/1/api.js";
+
+pub fn layout(chrome: &Chrome, title: &str, captcha: bool, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(chrome.lang.code()) {
@@ -45,8 +67,20 @@ pub fn layout(chrome: &Chrome, title: &str, turnstile: bool, content: Markup) ->
                 title { (title) " · " (chrome.app_name) }
                 link rel="stylesheet" href="/assets/style.css";
                 script src="/assets/app.js" defer {}
-                @if turnstile && chrome.turnstile_site_key.is_some() {
-                    script src=(TURNSTILE_SCRIPT) async defer {}
+                @if captcha {
+                    @match chrome.captcha {
+                        Some(Widget::Turnstile(_)) => {
+                            script src=(TURNSTILE_SCRIPT) async defer data-captcha-script {}
+                        }
+                        Some(Widget::Hcaptcha(_)) => {
+                            script src={ (HCAPTCHA_SCRIPT) "?hl=" (chrome.lang.code()) } async defer data-captcha-script {}
+                        }
+                        Some(Widget::Altcha) => {
+                            link rel="stylesheet" href="/assets/altcha/altcha.css";
+                            script type="module" src="/assets/altcha/altcha.js" {}
+                        }
+                        None => {}
+                    }
                 }
             }
             body data-busy-label=(chrome.lang.text("page.busy")) {

@@ -7,8 +7,9 @@ use poem::http::StatusCode;
 use poem::{Body, IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+use crate::config::CaptchaSettings;
 use crate::i18n::Language;
-use crate::pages::{Chrome, message_page};
+use crate::pages::{Chrome, Widget, message_page};
 use crate::state::AppState;
 use crate::web::page;
 
@@ -16,11 +17,15 @@ pub fn chrome(state: &AppState, lang: Language) -> Chrome<'_> {
     Chrome {
         app_name: &state.config.server.app_name,
         logo_url: state.config.server.logo(),
-        turnstile_site_key: state
+        captcha: state
             .settings
-            .turnstile
+            .captcha
             .as_ref()
-            .map(|keys| keys.site_key.as_str()),
+            .map(|captcha| match captcha {
+                CaptchaSettings::Turnstile(keys) => Widget::Turnstile(&keys.site_key),
+                CaptchaSettings::Hcaptcha(keys) => Widget::Hcaptcha(&keys.site_key),
+                CaptchaSettings::Altcha(_) => Widget::Altcha,
+            }),
         lang,
     }
 }

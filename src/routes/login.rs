@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use poem::http::StatusCode;
+use poem::http::{StatusCode, header};
 use poem::web::{Data, cookie::CookieJar};
 use poem::{Body, Request, Response, handler};
 
 use super::{PageError, chrome, read_form};
+use crate::captcha::Captcha;
 use crate::config::AskName;
 use crate::forms::{ResendForm, StartForm, VerifyForm};
 use crate::i18n::Language;
@@ -45,6 +46,20 @@ impl Carry<'_> {
             ..Carry::default()
         }
     }
+}
+
+/// `GET /login/altcha`: a fresh challenge for the ALTCHA widget, never cached; 404
+/// with any other CAPTCHA provider.
+#[handler]
+pub fn altcha_challenge(state: Data<&Arc<AppState>>) -> Response {
+    let Some(altcha) = state.signin.captcha.as_ref().and_then(Captcha::altcha) else {
+        return StatusCode::NOT_FOUND.into();
+    };
+    let challenge = serde_json::to_string(&altcha.challenge()).unwrap_or_default();
+    Response::builder()
+        .content_type("application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(challenge)
 }
 
 #[handler]
@@ -141,7 +156,7 @@ pub async fn start(
     let response = match login::start(
         &state.signin,
         &form.email,
-        &form.captcha,
+        form.captcha(state.settings.captcha.as_ref()),
         ip,
         Some(binding),
         lang,

@@ -40,6 +40,7 @@ pub fn add(route: Route) -> Route {
         .at("/login", get(login::show).post(login::start))
         .at("/login/verify", post(login::verify))
         .at("/login/resend", post(login::resend))
+        .at("/login/altcha", get(login::altcha_challenge))
         .at("/auth/check", get(auth::check))
         .at("/account/apps/withdraw", post(account::withdraw_app))
         .at("/account/passkeys/rename", post(account::rename_passkey))

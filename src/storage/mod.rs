@@ -617,6 +617,19 @@ impl Storage {
         }
     }
 
+    /// Records a solved CAPTCHA challenge (by its hash) as used until it expires;
+    /// `false` when it already was.
+    pub async fn spend_captcha(
+        &self,
+        challenge_hash: String,
+        expires_at: i64,
+    ) -> Result<bool, StorageError> {
+        match self {
+            Storage::Sqlite(db) => db.spend_captcha(challenge_hash, expires_at).await,
+            Storage::Postgres(db) => db.spend_captcha(challenge_hash, expires_at).await,
+        }
+    }
+
     // Passkeys.
 
     /// Counts a ceremony against its client network's hourly limit and stores it.

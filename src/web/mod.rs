@@ -10,7 +10,7 @@ use maud::Markup;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Request, Response};
 
-use crate::config::{ServerConfig, TrustedProxies};
+use crate::config::{CaptchaSettings, ServerConfig, TrustedProxies};
 use crate::domain::SessionToken;
 use crate::i18n::Language;
 use crate::login::Device;
@@ -138,12 +138,18 @@ fn hop_address(entry: &str) -> Option<IpAddr> {
         .or_else(|| entry.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
 }
 
-/// Only what the pages and Cloudflare's Turnstile widget need (Cloudflare documents
-/// `script-src` and `frame-src https://challenges.cloudflare.com`); no framing. Forms
+/// Only what the pages and the CAPTCHA widget need; no framing. Turnstile's and
+/// hCaptcha's hosts are the ones they document (Cloudflare `script-src` and
+/// `frame-src`; hCaptcha those and `style-src`, `connect-src`); ALTCHA's widget and
+/// its worker are served from `'self'`, and without CAPTCHA no other host is named. Forms
 /// post to the site itself, and the redirect after signing in may go to a host in
 /// `server.allowed_redirect_hosts` (browsers apply `form-action` to that redirect),
 /// or to `form_target`: the app a person is signing in to with OpenID Connect.
-pub fn content_security_policy(server: &ServerConfig, form_target: Option<&str>) -> String {
+pub fn content_security_policy(
+    server: &ServerConfig,
+    captcha: Option<&CaptchaSettings>,
+    form_target: Option<&str>,
+) -> String {
     let mut form_action = String::from("'self'");
     for host in &server.allowed_redirect_hosts {
         form_action.push_str(&format!(" https://{host}"));
@@ -165,10 +171,26 @@ pub fn content_security_policy(server: &ServerConfig, form_target: Option<&str>)
         img_src.push(' ');
         img_src.push_str(&origin);
     }
+    let (script, frame, style, connect) = match captcha {
+        Some(CaptchaSettings::Turnstile(_)) => {
+            let cloudflare = " https://challenges.cloudflare.com";
+            (cloudflare, cloudflare, "", "")
+        }
+        Some(CaptchaSettings::Hcaptcha(_)) => {
+            let hcaptcha = " https://hcaptcha.com https://*.hcaptcha.com";
+            (hcaptcha, hcaptcha, hcaptcha, hcaptcha)
+        }
+        Some(CaptchaSettings::Altcha(_)) | None => ("", "", "", ""),
+    };
+    let frame_src = if frame.is_empty() {
+        String::new()
+    } else {
+        format!("frame-src{frame}; ")
+    };
     format!(
-        "default-src 'none'; script-src 'self' https://challenges.cloudflare.com; \
-         frame-src https://challenges.cloudflare.com; style-src 'self'; img-src {img_src}; \
-         connect-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; script-src 'self'{script}; worker-src 'self'; {frame_src}\
+         style-src 'self'{style}; img-src {img_src}; connect-src 'self'{connect}; \
+         form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
     )
 }
 
@@ -190,7 +212,11 @@ pub fn allow_form_target(response: &mut Response, state: &AppState, redirect_uri
     let Some(target) = form_target_of(redirect_uri) else {
         return;
     };
-    let policy = content_security_policy(&state.config.server, Some(&target));
+    let policy = content_security_policy(
+        &state.config.server,
+        state.settings.captcha.as_ref(),
+        Some(&target),
+    );
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response
             .headers_mut()

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["rules"],
     &["storage"],
     &["config"],
-    &["forms", "redirect", "turnstile", "mail"],
+    &["forms", "redirect", "captcha", "mail"],
     &["session"],
     &["oidc"],
     &["login"],

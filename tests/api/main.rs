@@ -1,4 +1,5 @@
 mod account;
+mod altcha;
 mod bad_input;
 mod browser;
 mod captcha;
@@ -10,6 +11,7 @@ mod emails;
 mod faults;
 mod files;
 mod forward_auth;
+mod hcaptcha;
 mod helpers;
 mod journeys;
 mod json_api;

@@ -1,7 +1,10 @@
 //! `FakeSiteverify`: a local stand-in for Cloudflare Turnstile's
 //! `POST https://challenges.cloudflare.com/turnstile/v0/siteverify`, answering as Cloudflare
 //! documents (https://developers.cloudflare.com/turnstile/get-started/server-side-validation/
-//! and .../troubleshooting/testing/ for the dummy keys).
+//! and .../troubleshooting/testing/ for the dummy keys), and for hCaptcha's
+//! `POST https://api.hcaptcha.com/siteverify` at `/siteverify`, answering as hCaptcha
+//! documents (https://docs.hcaptcha.com/#verify-the-user-response-server-side, and
+//! .../#integration-testing-test-keys for the test keys).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,6 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio::task::JoinHandle;
 
 const PATH: &str = "/turnstile/v0/siteverify";
+const HCAPTCHA_PATH: &str = "/siteverify";
 const MAX_TOKEN_LEN: usize = 2048; // Cloudflare rejects longer `response` values
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,6 +43,8 @@ pub struct SiteverifyRequest {
     pub response: Option<String>,
     pub remoteip: Option<String>,
     pub idempotency_key: Option<String>,
+    /// hCaptcha's: the site key the token should have been issued for.
+    pub sitekey: Option<String>,
     /// The request's Content-Type header as sent ("" if none).
     pub content_type: String,
 }
@@ -70,6 +76,16 @@ impl FakeSiteverify {
     pub const FAIL_SECRET: &'static str = "2x0000000000000000000000000000000AA";
     /// Dummy secret that always fails with `timeout-or-duplicate` (token already spent).
     pub const SPENT_SECRET: &'static str = "3x0000000000000000000000000000000AA";
+    /// hCaptcha's test secret: passes its test token (and only that).
+    pub const HCAPTCHA_TEST_SECRET: &'static str = "0x0000000000000000000000000000000000000000";
+    /// hCaptcha's test site key, which goes with its test secret.
+    pub const HCAPTCHA_TEST_SITE_KEY: &'static str = "10000000-ffff-ffff-ffff-000000000001";
+    /// The token hCaptcha's widget hands out with the test site key.
+    pub const HCAPTCHA_TEST_TOKEN: &'static str = "10000000-aaaa-bbbb-cccc-000000000001";
+    /// An hCaptcha secret for which only tokens from `issue_token` pass, once each,
+    /// issued for `HCAPTCHA_SITE_KEY`.
+    pub const HCAPTCHA_SECRET: &'static str = "0xFakeProductionHcaptchaSecret000000000000";
+    pub const HCAPTCHA_SITE_KEY: &'static str = "a5f74b19-9e45-40e0-b45d-47ff91b7a6c2";
 
     pub async fn start() -> FakeSiteverify {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -77,7 +93,10 @@ impl FakeSiteverify {
             .expect("bind siteverify");
         let addr = listener.local_addr().expect("local_addr");
         let state = Arc::new(State::default());
-        let app = Route::new().at(PATH, post(siteverify)).data(state.clone());
+        let app = Route::new()
+            .at(PATH, post(siteverify))
+            .at(HCAPTCHA_PATH, post(hcaptcha_siteverify))
+            .data(state.clone());
         let acceptor = TcpAcceptor::from_tokio(listener).expect("poem acceptor");
         let server = tokio::spawn(async move {
             Server::new_with_acceptor(acceptor)
@@ -101,7 +120,12 @@ impl FakeSiteverify {
         *self.state.mode.lock().unwrap() = mode;
     }
 
-    /// A fresh token that passes once with `PRODUCTION_SECRET`.
+    /// hCaptcha's siteverify URL on this fake.
+    pub fn hcaptcha_url(&self) -> String {
+        format!("http://{}{HCAPTCHA_PATH}", self.addr)
+    }
+
+    /// A fresh token that passes once with `PRODUCTION_SECRET` (or `HCAPTCHA_SECRET`).
     pub fn issue_token(&self) -> String {
         let token = format!("0.fake-{:032x}", rand::random::<u128>());
         self.state
@@ -132,8 +156,23 @@ pub fn closed_port_url() -> String {
     format!("http://127.0.0.1:{port}{PATH}")
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Vendor {
+    Turnstile,
+    Hcaptcha,
+}
+
 #[handler]
 async fn siteverify(req: &Request, body: Body, state: Data<&Arc<State>>) -> Response {
+    answer_request(req, body, &state, Vendor::Turnstile).await
+}
+
+#[handler]
+async fn hcaptcha_siteverify(req: &Request, body: Body, state: Data<&Arc<State>>) -> Response {
+    answer_request(req, body, &state, Vendor::Hcaptcha).await
+}
+
+async fn answer_request(req: &Request, body: Body, state: &State, vendor: Vendor) -> Response {
     let content_type = req.content_type().unwrap_or_default().to_owned();
     let parsed = parse_body(&content_type, &body.into_vec().await.unwrap_or_default());
     let mut request = parsed.clone().unwrap_or_default();
@@ -161,9 +200,10 @@ async fn siteverify(req: &Request, body: Body, state: Data<&Arc<State>>) -> Resp
         SiteverifyMode::Hang => tokio::time::sleep(Duration::from_secs(60)).await,
         SiteverifyMode::Normal => {}
     }
-    answer(match parsed {
-        Some(request) => verify(&state, &request),
-        None => failure("bad-request"),
+    answer(match (parsed, vendor) {
+        (Some(request), Vendor::Turnstile) => verify(state, &request),
+        (Some(request), Vendor::Hcaptcha) => verify_hcaptcha(state, &request),
+        (None, _) => failure("bad-request"),
     })
 }
 
@@ -198,6 +238,7 @@ fn parse_body(content_type: &str, body: &[u8]) -> Option<SiteverifyRequest> {
         response: get("response"),
         remoteip: get("remoteip"),
         idempotency_key: get("idempotency_key"),
+        sitekey: get("sitekey"),
         content_type: String::new(),
     })
 }
@@ -249,6 +290,45 @@ fn verify(state: &State, request: &SiteverifyRequest) -> Value {
         answered.insert(key, result.clone());
     }
     result
+}
+
+/// hCaptcha's rules: its test secret passes its test token; `HCAPTCHA_SECRET` passes
+/// issued tokens once (then `invalid-or-already-seen-response`); a `sitekey` that
+/// is not the secret's is `sitekey-secret-mismatch`.
+fn verify_hcaptcha(state: &State, request: &SiteverifyRequest) -> Value {
+    let secret = request.secret.as_deref().unwrap_or_default();
+    let token = request.response.as_deref().unwrap_or_default();
+    let site_key = match secret {
+        "" => return failure("missing-input-secret"),
+        FakeSiteverify::HCAPTCHA_TEST_SECRET => FakeSiteverify::HCAPTCHA_TEST_SITE_KEY,
+        FakeSiteverify::HCAPTCHA_SECRET => FakeSiteverify::HCAPTCHA_SITE_KEY,
+        _ => return failure("invalid-input-secret"),
+    };
+    if token.is_empty() {
+        return failure("missing-input-response");
+    }
+    if request
+        .sitekey
+        .as_deref()
+        .is_some_and(|key| key != site_key)
+    {
+        return failure("sitekey-secret-mismatch");
+    }
+    if secret == FakeSiteverify::HCAPTCHA_TEST_SECRET {
+        return if token == FakeSiteverify::HCAPTCHA_TEST_TOKEN {
+            success()
+        } else {
+            failure("invalid-input-response")
+        };
+    }
+    match state.issued.lock().unwrap().get_mut(token) {
+        Some(spent @ false) => {
+            *spent = true;
+            success()
+        }
+        Some(true) => failure("invalid-or-already-seen-response"),
+        None => failure("invalid-input-response"),
+    }
 }
 
 fn success() -> Value {
@@ -372,6 +452,7 @@ mod tests {
             response: Some(token),
             remoteip: Some("192.0.2.1".into()),
             idempotency_key: Some("k1".into()),
+            sitekey: None,
             content_type: "application/json".into(),
         };
         assert_eq!(recorded, &expected);

@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0005_oidc.sql"),
     include_str!("../../../migrations/postgres/0006_passkeys.sql"),
     include_str!("../../../migrations/postgres/0007_emails.sql"),
+    include_str!("../../../migrations/postgres/0008_captcha.sql"),
 ];
 
 /// Held while migrating, so that instances starting together migrate once.
@@ -147,6 +148,12 @@ impl Postgres {
             client
                 .execute("DELETE FROM oidc_tokens WHERE expires_at <= $1", &[&now])
                 .await?;
+            client
+                .execute(
+                    "DELETE FROM captcha_solutions WHERE expires_at <= $1",
+                    &[&now],
+                )
+                .await?;
             // Their tokens go with them (`ON DELETE CASCADE`).
             let grants = client
                 .execute("DELETE FROM oidc_grants WHERE expires_at <= $1", &[&now])
@@ -159,6 +166,28 @@ impl Postgres {
                 mail: deleted(mail),
                 invitations: deleted(invitations),
             })
+        })
+        .await
+    }
+
+    /// Records a CAPTCHA solution as used; `false` when it already was (here or
+    /// on another instance).
+    pub async fn spend_captcha(
+        &self,
+        challenge_hash: String,
+        expires_at: i64,
+    ) -> Result<bool, StorageError> {
+        self.guard("record a CAPTCHA solution", async {
+            let added = self
+                .client()
+                .await?
+                .execute(
+                    "INSERT INTO captcha_solutions (challenge_hash, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT (challenge_hash) DO NOTHING",
+                    &[&challenge_hash, &expires_at],
+                )
+                .await?;
+            Ok(added == 1)
         })
         .await
     }

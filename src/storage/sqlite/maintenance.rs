@@ -1,4 +1,5 @@
-//! Pruning: every table that grows with traffic loses its dead rows here.
+//! Pruning: every table that grows with traffic loses its dead rows here; and the
+//! record of used CAPTCHA solutions, which pruning keeps short.
 
 use r2d2_sqlite::rusqlite::params;
 
@@ -31,9 +32,28 @@ impl Sqlite {
                 params![now - KEEP_INVITATIONS_SECS],
             )?;
             tx.execute("DELETE FROM oidc_tokens WHERE expires_at <= ?1", [now])?;
+            tx.execute("DELETE FROM captcha_solutions WHERE expires_at <= ?1", [now])?;
             // Their tokens go with them (`ON DELETE CASCADE`).
             let grants = tx.execute("DELETE FROM oidc_grants WHERE expires_at <= ?1", [now])?;
             Ok(Pruned { sessions, challenges, rate_events, mail, invitations, grants })
+        })
+        .await
+    }
+
+    /// Records a CAPTCHA solution as used; `false` when it already was.
+    pub async fn spend_captcha(
+        &self,
+        challenge_hash: String,
+        expires_at: i64,
+    ) -> Result<bool, StorageError> {
+        self.write("record a CAPTCHA solution", move |tx| {
+            let added = tx
+                .prepare_cached(
+                    "INSERT INTO captcha_solutions (challenge_hash, expires_at) VALUES (?1, ?2) \
+                     ON CONFLICT (challenge_hash) DO NOTHING",
+                )?
+                .execute(params![challenge_hash, expires_at])?;
+            Ok(added == 1)
         })
         .await
     }

@@ -33,6 +33,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0007_oidc.sql"),
     include_str!("../../../migrations/0008_passkeys.sql"),
     include_str!("../../../migrations/0009_emails.sql"),
+    include_str!("../../../migrations/0010_captcha.sql"),
 ];
 
 /// The embedded backend: one SQLite file. Reads share a small pool; writes go

@@ -11,6 +11,7 @@
 //!
 //! Most run in an English browser; `german.rs` walks the same pages in a German one.
 
+mod altcha;
 mod axe;
 mod driver;
 mod email;

@@ -305,3 +305,68 @@ async fn check_fails_an_open_sender_with_mail_on_and_captcha_off() {
         dev.stdout
     );
 }
+
+#[tokio::test]
+async fn check_tries_the_hcaptcha_secret_and_names_a_mismatched_site_key() {
+    let (smtp, siteverify) = (TestSmtp::start().await, FakeSiteverify::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("doorcode.db").display().to_string();
+    let (url, smtp_url) = (siteverify.hcaptcha_url(), smtp.url());
+    let run = |site_key: &'static str| {
+        let env = [
+            ("DOORCODE_DATABASE_PATH", db.clone()),
+            ("DOORCODE_EMAIL_SMTP_URL", smtp_url.clone()),
+            ("DOORCODE_CAPTCHA_PROVIDER", "hcaptcha".to_owned()),
+            ("DOORCODE_HCAPTCHA_SITE_KEY", site_key.to_owned()),
+            (
+                "DOORCODE_HCAPTCHA_SECRET_KEY",
+                FakeSiteverify::HCAPTCHA_SECRET.to_owned(),
+            ),
+            ("DOORCODE_HCAPTCHA_VERIFY_URL", url.clone()),
+        ];
+        let dir = dir.path().to_owned();
+        async move {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            doorcode(&dir, &env, &["check"]).await
+        }
+    };
+    let ran = run(FakeSiteverify::HCAPTCHA_SITE_KEY).await;
+    assert_eq!(ran.code, Some(0), "{}{}", ran.stdout, ran.stderr);
+    let hcaptcha = line(&ran, "hcaptcha");
+    assert!(
+        hcaptcha.contains(" ok ") && hcaptcha.contains("accepts hcaptcha.secret_key"),
+        "{hcaptcha}"
+    );
+    assert!(!ran.stdout.contains("turnstile"), "{}", ran.stdout);
+
+    let ran = run(FakeSiteverify::HCAPTCHA_TEST_SITE_KEY).await;
+    assert_eq!(ran.code, Some(1), "{}", ran.stdout);
+    let hcaptcha = line(&ran, "hcaptcha");
+    assert!(
+        hcaptcha.contains("FAILED") && hcaptcha.contains("sitekey-secret-mismatch"),
+        "{hcaptcha}"
+    );
+}
+
+#[tokio::test]
+async fn check_reports_altcha_as_self_hosted_with_its_difficulty() {
+    let smtp = TestSmtp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("doorcode.db").display().to_string();
+    let smtp_url = smtp.url();
+    let env = [
+        ("DOORCODE_DATABASE_PATH", db.as_str()),
+        ("DOORCODE_EMAIL_SMTP_URL", smtp_url.as_str()),
+        ("DOORCODE_CAPTCHA_PROVIDER", "altcha"),
+        ("DOORCODE_ALTCHA_MAX_NUMBER", "50000"),
+    ];
+    let ran = doorcode(dir.path(), &env, &["check"]).await;
+    assert_eq!(ran.code, Some(0), "{}{}", ran.stdout, ran.stderr);
+    let altcha = line(&ran, "altcha");
+    assert!(
+        altcha.contains(" ok ")
+            && altcha.contains("up to 50000 hashes")
+            && altcha.contains("600 s"),
+        "{altcha}"
+    );
+}

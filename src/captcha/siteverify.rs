@@ -1,4 +1,6 @@
-//! Cloudflare Turnstile server-side validation (siteverify).
+//! Server-side validation of a widget's token by siteverify: Cloudflare Turnstile's
+//! and hCaptcha's, which take the same form (`secret`, `response`, `remoteip`) and
+//! answer the same JSON (`success`, `error-codes`).
 //!
 //! Fails closed: no answer, a slow answer, a non-2xx status or an unreadable body is
 //! `Unavailable` (503), never a pass.
@@ -10,24 +12,33 @@ use anyhow::{Context, anyhow};
 use rand::RngCore;
 use serde::Deserialize;
 
-use crate::config::{Secret, TurnstileKeys};
+use super::CaptchaError;
+use crate::config::{Secret, SiteverifyKeys};
 
-/// Cloudflare's documented limit on a token's length.
+/// Cloudflare's documented limit on a token's length (hCaptcha's are shorter).
 const MAX_TOKEN_LEN: usize = 2048;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Debug, thiserror::Error)]
-pub enum TurnstileError {
-    #[error("no CAPTCHA answer was sent")]
-    Missing,
-    #[error("siteverify refused the token: {}", .0.join(", "))]
-    Rejected(Vec<String>),
-    #[error("siteverify unavailable: {0:#}")]
-    Unavailable(anyhow::Error),
+/// Whose siteverify it is: the name in logs and the request's extra fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vendor {
+    Turnstile,
+    Hcaptcha,
 }
 
-pub struct Turnstile {
+impl Vendor {
+    pub fn name(self) -> &'static str {
+        match self {
+            Vendor::Turnstile => "turnstile",
+            Vendor::Hcaptcha => "hcaptcha",
+        }
+    }
+}
+
+pub struct Siteverify {
+    vendor: Vendor,
     client: reqwest::Client,
+    site_key: String,
     secret: Secret,
     verify_url: url::Url,
 }
@@ -40,44 +51,42 @@ pub struct SiteverifyResponse {
     pub error_codes: Vec<String>,
 }
 
-impl Turnstile {
-    /// `None` when CAPTCHA is off (both keys empty).
-    pub fn new(keys: &TurnstileKeys) -> anyhow::Result<Self> {
+impl Siteverify {
+    pub fn new(vendor: Vendor, keys: &SiteverifyKeys) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
             .build()
-            .context("cannot build the HTTP client for Turnstile")?;
+            .with_context(|| format!("cannot build the HTTP client for {}", vendor.name()))?;
         Ok(Self {
+            vendor,
             client,
+            site_key: keys.site_key.clone(),
             secret: keys.secret_key.clone(),
             verify_url: keys.verify_url.clone(),
         })
     }
 
-    pub async fn verify(
-        &self,
-        token: &str,
-        remote_ip: Option<IpAddr>,
-    ) -> Result<(), TurnstileError> {
+    pub async fn verify(&self, token: &str, remote_ip: Option<IpAddr>) -> Result<(), CaptchaError> {
         let token = token.trim();
         if token.is_empty() {
-            return Err(TurnstileError::Missing);
+            return Err(CaptchaError::Missing);
         }
         if token.len() > MAX_TOKEN_LEN {
-            return Err(TurnstileError::Rejected(vec![
+            return Err(CaptchaError::Rejected(vec![
                 "invalid-input-response".into(),
             ]));
         }
+        let vendor = self.vendor.name();
         // Sent with the first call too, so that a retry is recognised as the same
         // validation rather than a replayed token.
         let idempotency_key = uuid_v4();
         let mut answer = self.call(token, remote_ip, &idempotency_key).await?;
         if !answer.success && answer.error_codes.iter().any(|c| c == "internal-error") {
-            tracing::warn!("turnstile: siteverify reported internal-error; retrying once");
+            tracing::warn!("{vendor}: siteverify reported internal-error; retrying once");
             answer = self.call(token, remote_ip, &idempotency_key).await?;
             if !answer.success && answer.error_codes.iter().any(|c| c == "internal-error") {
-                return Err(TurnstileError::Unavailable(anyhow!(
+                return Err(CaptchaError::Unavailable(anyhow!(
                     "siteverify reported internal-error twice"
                 )));
             }
@@ -85,16 +94,20 @@ impl Turnstile {
         if answer.success {
             return Ok(());
         }
-        if answer.error_codes.iter().any(|c| c.ends_with("-secret")) {
+        if answer
+            .error_codes
+            .iter()
+            .any(|c| c.ends_with("-secret") || c == "sitekey-secret-mismatch")
+        {
             tracing::error!(codes = ?answer.error_codes,
-                "turnstile: siteverify does not accept turnstile.secret_key; every sign-in fails until it is fixed");
+                "{vendor}: siteverify does not accept {vendor}.secret_key; every sign-in fails until it is fixed");
         }
-        Err(TurnstileError::Rejected(answer.error_codes))
+        Err(CaptchaError::Rejected(answer.error_codes))
     }
 
     /// One siteverify call with `token` and no retry, for `doorcode check`, which
     /// asks with a dummy token to learn whether the secret is accepted.
-    pub async fn ask(&self, token: &str) -> Result<SiteverifyResponse, TurnstileError> {
+    pub async fn ask(&self, token: &str) -> Result<SiteverifyResponse, CaptchaError> {
         self.call(token, None, &uuid_v4()).await
     }
 
@@ -103,18 +116,19 @@ impl Turnstile {
         token: &str,
         remote_ip: Option<IpAddr>,
         idempotency_key: &str,
-    ) -> Result<SiteverifyResponse, TurnstileError> {
+    ) -> Result<SiteverifyResponse, CaptchaError> {
         let ip = remote_ip.map(|ip| ip.to_string());
-        let mut form = vec![
-            ("secret", self.secret.expose()),
-            ("response", token),
-            ("idempotency_key", idempotency_key),
-        ];
+        let mut form = vec![("secret", self.secret.expose()), ("response", token)];
         if let Some(ip) = &ip {
             form.push(("remoteip", ip));
         }
-        let body = serde_urlencoded::to_string(&form)
-            .map_err(|e| TurnstileError::Unavailable(e.into()))?;
+        match self.vendor {
+            Vendor::Turnstile => form.push(("idempotency_key", idempotency_key)),
+            // hCaptcha checks that the token was issued for this site key.
+            Vendor::Hcaptcha => form.push(("sitekey", &self.site_key)),
+        }
+        let body =
+            serde_urlencoded::to_string(&form).map_err(|e| CaptchaError::Unavailable(e.into()))?;
         let response = self
             .client
             .post(self.verify_url.clone())
@@ -126,16 +140,16 @@ impl Turnstile {
             .send()
             .await
             .map_err(|e| {
-                TurnstileError::Unavailable(anyhow!("{} ({})", describe(&e), self.verify_url))
+                CaptchaError::Unavailable(anyhow!("{} ({})", describe(&e), self.verify_url))
             })?;
         let status = response.status();
         if !status.is_success() {
-            return Err(TurnstileError::Unavailable(anyhow!(
+            return Err(CaptchaError::Unavailable(anyhow!(
                 "siteverify answered HTTP {status}"
             )));
         }
         response.json::<SiteverifyResponse>().await.map_err(|e| {
-            TurnstileError::Unavailable(anyhow!("unreadable siteverify answer: {}", describe(&e)))
+            CaptchaError::Unavailable(anyhow!("unreadable siteverify answer: {}", describe(&e)))
         })
     }
 }

@@ -1,0 +1,9 @@
+-- Version 8 (SQLite's version 10): self-hosted proof-of-work CAPTCHA (ALTCHA).
+
+-- Each solved challenge, found by the SHA-256 of the challenge, until it expires:
+-- a solution is accepted once, on whichever instance it reaches first.
+CREATE TABLE captcha_solutions (
+  challenge_hash TEXT PRIMARY KEY,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX captcha_solutions_expiry ON captcha_solutions (expires_at);
