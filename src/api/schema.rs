@@ -18,7 +18,9 @@ fn timestamp(secs: i64) -> OffsetDateTime {
 pub struct StartRequest {
     /// The address to send the code to.
     pub email: Text,
-    /// The Turnstile widget's token. Needed when the service has CAPTCHA on.
+    /// The CAPTCHA widget's answer (Turnstile's or hCaptcha's token, or ALTCHA's
+    /// base64 payload, whichever `captcha.provider` names). Needed when the
+    /// service has CAPTCHA on.
     #[oai(nullable)]
     pub turnstile_token: Option<Text>,
 }

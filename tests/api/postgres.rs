@@ -986,3 +986,57 @@ async fn a_second_copy_brings_a_new_primary_address() {
     assert_eq!(primaries("ada@work.example"), 1);
     assert_eq!(primaries("ada@example.com"), 0);
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set DOORCODE_TEST_POSTGRES_URL"]
+async fn one_altcha_answer_sent_to_two_instances_at_once_passes_once() {
+    use serde_json::{Value, json};
+
+    let cluster = Cluster::start(&[
+        ("DOORCODE_CAPTCHA_PROVIDER", "altcha"),
+        ("DOORCODE_ALTCHA_MAX_NUMBER", "2000"),
+    ])
+    .await;
+    let challenge: Value = Client::new()
+        .get(cluster.url(0, "/login/altcha"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let answer = crate::altcha::solve(&challenge);
+    let body = |email: &str| json!({"email": email, "turnstile_token": answer});
+    let (first, second) = tokio::join!(
+        post_to(&cluster, 0, "/api/v1/login", None, body("ada@example.com")),
+        post_to(
+            &cluster,
+            1,
+            "/api/v1/login",
+            None,
+            body("grace@example.com")
+        ),
+    );
+    let mut statuses = [first.status(), second.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::BAD_REQUEST]);
+    // The instance that did not hand out the challenge still checks it.
+    let challenge: Value = Client::new()
+        .get(cluster.url(0, "/login/altcha"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let answer = crate::altcha::solve(&challenge);
+    let response = post_to(
+        &cluster,
+        1,
+        "/api/v1/login",
+        None,
+        json!({"email": "bob@example.com", "turnstile_token": answer}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
