@@ -5,9 +5,12 @@
 //! back as base64 JSON `{algorithm, challenge, number, salt, signature}` (ALTCHA's
 //! format, version 1).
 //!
-//! The salt carries `?expires=<unix seconds>`, and the signature covers the
+//! The salt carries `?expires=<unix seconds>&`, and the signature covers the
 //! challenge, which covers the salt: so nobody can make a challenge, move its
-//! expiry, or answer one without doing the work. Each solved challenge is recorded
+//! expiry, or answer one without doing the work. The closing `&` matters: the hash
+//! is of salt and number written one after the other, so without it the first
+//! digits of the number could be claimed as more digits of the expiry (the same
+//! text, the same hash, a challenge valid for centuries). Each solved challenge is recorded
 //! in the database until it expires, so it is accepted once, on any instance.
 
 use hmac::{Hmac, Mac};
@@ -73,7 +76,7 @@ impl Altcha {
         let mut random = [0u8; 12];
         rand::rng().fill_bytes(&mut random);
         let expires = self.clock.now() + self.settings.expires_secs;
-        let salt = format!("{}?expires={expires}", hex::encode(random));
+        let salt = format!("{}?expires={expires}&", hex::encode(random));
         let number = rand::random_range(0..=self.settings.max_number);
         let challenge = hash_hex(&format!("{salt}{number}"));
         Challenge {
@@ -148,9 +151,13 @@ fn decode(answer: &str) -> Option<Solution> {
     serde_json::from_slice(&json).ok()
 }
 
-/// `expires` from the salt's `?expires=…`.
+/// `expires` from the salt's `?expires=…&`; `None` for a salt not of that shape
+/// (one whose query does not end in `&` may have taken digits from the number).
 fn expiry(salt: &str) -> Option<i64> {
     let (_, query) = salt.split_once('?')?;
+    if !query.ends_with('&') {
+        return None;
+    }
     url::form_urlencoded::parse(query.as_bytes())
         .find(|(key, _)| key == "expires")
         .and_then(|(_, value)| value.parse().ok())

@@ -114,7 +114,8 @@ async fn the_login_page_serves_the_widget_and_its_challenge_from_doorcode_itself
     assert_eq!(challenge["algorithm"], "SHA-256");
     assert_eq!(challenge["maxnumber"], MAX_NUMBER);
     let salt = challenge["salt"].as_str().unwrap();
-    let expires: i64 = salt.split_once("?expires=").unwrap().1.parse().unwrap();
+    let expires = salt.split_once("?expires=").unwrap().1;
+    let expires: i64 = expires.strip_suffix('&').unwrap().parse().unwrap();
     assert!((now + 599..=now + 601).contains(&expires), "{salt}");
     let another = self::challenge(&app).await;
     assert_ne!(
@@ -187,6 +188,7 @@ async fn wrong_forged_or_malformed_answers_are_refused_and_send_nothing() {
         .as_str()
         .unwrap()
         .replace("?expires=", "?expires=9");
+
     let cases = [
         ("missing", String::new()),
         ("not base64", "%%%".to_owned()),
@@ -289,5 +291,45 @@ async fn other_providers_hand_out_no_altcha_challenge_and_ignore_its_field() {
         response.status(),
         StatusCode::BAD_REQUEST,
         "Turnstile's field is missing"
+    );
+}
+
+/// The hash is of salt and number written one after the other, so the number's
+/// first digits could be claimed as part of the salt: the same text, the same
+/// hash, the same signature. The salt's closing `&` keeps such digits out of the
+/// expiry, and a salt that does not end in it is refused.
+#[tokio::test]
+async fn digits_moved_from_the_number_into_the_salt_are_refused() {
+    let app = spawn_altcha_app().await;
+    // A number of two digits or more whose rest has no leading zero (a JSON
+    // number cannot keep one); nearly every challenge has one.
+    let (right, digits) = loop {
+        let answer = solve(&challenge(&app).await);
+        let right: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(answer)
+                .unwrap(),
+        )
+        .unwrap();
+        let digits = right["number"].as_u64().unwrap().to_string();
+        if digits.len() > 1 && !digits[1..].starts_with('0') {
+            break (right, digits);
+        }
+    };
+    let salt = right["salt"].as_str().unwrap();
+    assert!(salt.ends_with('&'), "{salt}");
+    let mut spliced = right.clone();
+    spliced["salt"] = json!(format!("{salt}{}", &digits[..1]));
+    spliced["number"] = json!(digits[1..].parse::<u64>().unwrap());
+    let text = |v: &Value| format!("{}{}", v["salt"].as_str().unwrap(), v["number"]);
+    assert_eq!(text(&spliced), text(&right), "the same text is hashed");
+    let response = login(&app, "bot@example.com", &encode(&spliced)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.count_rows("captcha_solutions"), 0);
+    let response = login(&app, "bot@example.com", &encode(&right)).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the answer as given works"
     );
 }
