@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::app::server;
 use crate::captcha::Captcha;
 use crate::clock::Clock;
-use crate::config::{Config, SecretSource, Settings};
+use crate::config::{CaptchaProvider, Config, SecretSource, Settings};
 use crate::domain::{ServerSecret, open_to_others};
 use crate::login::{Policy, SignIn};
 use crate::mail::{EmailTemplates, MailQueue, MailSettings, Mailer};
@@ -85,6 +85,23 @@ impl Application {
             .as_ref()
             .map(|captcha| Captcha::new(captcha, storage.clone(), clock.clone(), &secret))
             .transpose()?;
+        if let Some(captcha) = &settings.captcha {
+            if captcha.provider() != CaptchaProvider::Turnstile
+                && !config.turnstile.site_key.is_empty()
+            {
+                tracing::warn!(
+                    "the turnstile keys are set but unused: captcha.provider is {}",
+                    captcha.provider().name()
+                );
+            }
+            if captcha.provider() == CaptchaProvider::Altcha
+                && !config.server.base_url.is_secure_context()
+            {
+                tracing::warn!(
+                    "captcha.provider is altcha but server.base_url is plain http on another machine: browsers give its widget no Web Crypto there, so nobody can sign in; serve doorcode over https"
+                );
+            }
+        }
         if captcha.is_none() {
             tracing::warn!(
                 "turnstile keys are empty: CAPTCHA is OFF; set turnstile.site_key and turnstile.secret_key, or captcha.provider = \"altcha\", before going live"

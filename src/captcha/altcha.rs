@@ -28,6 +28,7 @@ use crate::storage::Storage;
 const ALGORITHM: &str = "SHA-256";
 /// Longer than any answer to a challenge of ours.
 const MAX_ANSWER_LEN: usize = 1024;
+const SPEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct Altcha {
     key: [u8; 32],
@@ -94,14 +95,16 @@ impl Altcha {
             return Err(CaptchaError::Missing);
         }
         let (challenge, expires) = self.check(answer)?;
-        match self
-            .storage
-            .spend_captcha(hash_hex(&challenge), expires)
-            .await
-        {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(refused("already-used")),
-            Err(e) => Err(CaptchaError::Unavailable(e.into())),
+        let spend = self.storage.spend_captcha(hash_hex(&challenge), expires);
+        // As long as siteverify is given: a database that hangs fails closed too.
+        match tokio::time::timeout(SPEND_TIMEOUT, spend).await {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(refused("already-used")),
+            Ok(Err(e)) => Err(CaptchaError::Unavailable(e.into())),
+            Err(_) => Err(CaptchaError::Unavailable(anyhow::anyhow!(
+                "the database did not record the answer within {}s",
+                SPEND_TIMEOUT.as_secs()
+            ))),
         }
     }
 

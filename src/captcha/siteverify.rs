@@ -15,8 +15,10 @@ use serde::Deserialize;
 use super::CaptchaError;
 use crate::config::{Secret, SiteverifyKeys};
 
-/// Cloudflare's documented limit on a token's length (hCaptcha's are shorter).
-const MAX_TOKEN_LEN: usize = 2048;
+/// Cloudflare's documented limit on a token's length.
+const MAX_TURNSTILE_TOKEN_LEN: usize = 2048;
+/// hCaptcha documents none; its tokens run to a few kilobytes.
+const MAX_HCAPTCHA_TOKEN_LEN: usize = 8192;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Whose siteverify it is: the name in logs and the request's extra fields.
@@ -72,7 +74,11 @@ impl Siteverify {
         if token.is_empty() {
             return Err(CaptchaError::Missing);
         }
-        if token.len() > MAX_TOKEN_LEN {
+        let longest = match self.vendor {
+            Vendor::Turnstile => MAX_TURNSTILE_TOKEN_LEN,
+            Vendor::Hcaptcha => MAX_HCAPTCHA_TOKEN_LEN,
+        };
+        if token.len() > longest {
             return Err(CaptchaError::Rejected(vec![
                 "invalid-input-response".into(),
             ]));
@@ -82,7 +88,12 @@ impl Siteverify {
         // validation rather than a replayed token.
         let idempotency_key = uuid_v4();
         let mut answer = self.call(token, remote_ip, &idempotency_key).await?;
-        if !answer.success && answer.error_codes.iter().any(|c| c == "internal-error") {
+        // Cloudflare's `internal-error` asks for a retry, which its idempotency key
+        // makes safe; hCaptcha documents neither, and a token sent twice is spent.
+        if self.vendor == Vendor::Turnstile
+            && !answer.success
+            && answer.error_codes.iter().any(|c| c == "internal-error")
+        {
             tracing::warn!("{vendor}: siteverify reported internal-error; retrying once");
             answer = self.call(token, remote_ip, &idempotency_key).await?;
             if !answer.success && answer.error_codes.iter().any(|c| c == "internal-error") {
@@ -94,13 +105,13 @@ impl Siteverify {
         if answer.success {
             return Ok(());
         }
-        if answer
-            .error_codes
-            .iter()
-            .any(|c| c.ends_with("-secret") || c == "sitekey-secret-mismatch")
-        {
+        if answer.error_codes.iter().any(|c| {
+            c.ends_with("-secret")
+                || c == "sitekey-secret-mismatch"
+                || c == "not-using-dummy-passcode"
+        }) {
             tracing::error!(codes = ?answer.error_codes,
-                "{vendor}: siteverify does not accept {vendor}.secret_key; every sign-in fails until it is fixed");
+                "{vendor}: siteverify does not accept {vendor}.secret_key with {vendor}.site_key; every sign-in fails until it is fixed");
         }
         Err(CaptchaError::Rejected(answer.error_codes))
     }

@@ -14,9 +14,10 @@ use crate::config::{CaptchaSettings, Config, Settings, SiteverifyKeys};
 use crate::mail::{Outcome, check_smtp};
 use crate::storage::Storage;
 
-/// Cloudflare's documented dummy token: siteverify (Cloudflare's and hCaptcha's)
-/// judges the secret first, so the answer to it tells whether the secret is known
-/// without a real visitor.
+/// Cloudflare's documented dummy token: Cloudflare's siteverify judges the secret
+/// first, so the answer to it tells whether the secret is known without a real
+/// visitor. hCaptcha's answers an unknown secret (or a pair that does not belong
+/// together) the same way, though it does not document the order.
 const DUMMY_TOKEN: &str = "XXXX.DUMMY.TOKEN.XXXX";
 
 pub(super) async fn check(config: &Config, source: &ConfigSource) -> Result<(), CliError> {
@@ -51,14 +52,22 @@ pub(super) async fn check(config: &Config, source: &ConfigSource) -> Result<(), 
         Some(CaptchaSettings::Hcaptcha(keys)) => {
             report.line("hcaptcha", siteverify(Vendor::Hcaptcha, keys).await);
         }
-        Some(CaptchaSettings::Altcha(altcha)) => report.line(
-            "altcha",
-            Outcome::Passed(format!(
-                "self-hosted proof of work, nothing to reach: challenges signed with a key \
-                 from the server secret, up to {} hashes each, valid for {} s",
-                altcha.max_number, altcha.expires_secs
-            )),
-        ),
+        Some(CaptchaSettings::Altcha(altcha)) => {
+            let outcome = if config.server.base_url.is_secure_context() {
+                Outcome::Passed(format!(
+                    "self-hosted proof of work, nothing to reach: challenges signed with a \
+                     key from the server secret, up to {} hashes each, valid for {} s",
+                    altcha.max_number, altcha.expires_secs
+                ))
+            } else {
+                Outcome::Failed(format!(
+                    "server.base_url {} is plain http on another machine: browsers give the \
+                     widget no Web Crypto there, so nobody could sign in; serve doorcode over https",
+                    config.server.base_url.origin()
+                ))
+            };
+            report.line("altcha", outcome);
+        }
         None => report.line("turnstile", captcha_off(sends_mail)),
     }
     report.line("database", database(config).await);
@@ -150,13 +159,16 @@ async fn siteverify(vendor: Vendor, keys: &SiteverifyKeys) -> Outcome {
         "invalid-input-secret",
         "missing-input-secret",
         "sitekey-secret-mismatch",
+        "not-using-dummy-passcode",
     ];
     if answer
         .error_codes
         .iter()
         .any(|c| refused.contains(&c.as_str()))
     {
-        return Outcome::Failed(format!("siteverify at {url} refuses {key} ({codes})"));
+        return Outcome::Failed(format!(
+            "siteverify at {url} refuses {key} or its site key ({codes})"
+        ));
     }
     if answer.success {
         Outcome::Passed(format!(

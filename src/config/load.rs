@@ -355,6 +355,21 @@ mod tests {
                 "hcaptcha.site_key",
             ),
             ("[altcha]\nmax_number = 0\n", &[], "altcha.max_number"),
+            (
+                "[hcaptcha]\nsite_key = \"x\"\nsecret_key = \"y\"\n",
+                &[],
+                "captcha.provider",
+            ),
+            (
+                "[captcha]\nprovider = \"altcha\"\n[altcha]\nmax_number = 10\n",
+                &[],
+                "altcha.max_number",
+            ),
+            (
+                "[captcha]\nprovider = \"altcha\"\n[altcha]\nexpires_secs = 100000\n",
+                &[],
+                "altcha.expires_secs",
+            ),
             ("[email]\nsmtp_url = \"http://x\"\n", &[], "email.smtp_url"),
             ("[email]\nfrom = \"not an address\"\n", &[], "email.from"),
             (

@@ -192,6 +192,17 @@ pub enum CaptchaProvider {
     Altcha,
 }
 
+impl CaptchaProvider {
+    /// As written in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            CaptchaProvider::Turnstile => "turnstile",
+            CaptchaProvider::Hcaptcha => "hcaptcha",
+            CaptchaProvider::Altcha => "altcha",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaptchaConfig {

@@ -130,6 +130,16 @@ pub struct AltchaSettings {
     pub expires_secs: i64,
 }
 
+impl CaptchaSettings {
+    pub fn provider(&self) -> CaptchaProvider {
+        match self {
+            CaptchaSettings::Turnstile(_) => CaptchaProvider::Turnstile,
+            CaptchaSettings::Hcaptcha(_) => CaptchaProvider::Hcaptcha,
+            CaptchaSettings::Altcha(_) => CaptchaProvider::Altcha,
+        }
+    }
+}
+
 /// A widget's site key, the secret, and where siteverify is (Turnstile's or
 /// hCaptcha's, which answer alike).
 #[derive(Debug, Clone)]
@@ -286,16 +296,30 @@ fn smtp(config: &Config) -> Result<Option<SmtpTarget>, ConfigError> {
 
 /// `captcha.provider` and its section. Turnstile is on only with both keys (none
 /// is development); hCaptcha, chosen on purpose, needs both; ALTCHA needs none.
-/// Exactly one key of a pair is a mistake worth stopping for.
+/// Exactly one key of a pair is a mistake worth stopping for, and so are hCaptcha
+/// keys while another provider is chosen: with the default provider and no
+/// Turnstile keys they would leave CAPTCHA off unnoticed. (Turnstile's keys, the
+/// default's, may stay behind after a switch; start-up says they are unused.)
 fn captcha(config: &Config) -> Result<Option<CaptchaSettings>, ConfigError> {
-    let turnstile = siteverify_keys(
-        "turnstile",
-        &config.turnstile.site_key,
-        &config.turnstile.secret_key,
-        &config.turnstile.verify_url,
-    )?;
-    match config.captcha.provider {
-        CaptchaProvider::Turnstile => Ok(turnstile.map(CaptchaSettings::Turnstile)),
+    let provider = config.captcha.provider;
+    let hcaptcha = &config.hcaptcha;
+    if provider != CaptchaProvider::Hcaptcha
+        && (!hcaptcha.site_key.is_empty() || !hcaptcha.secret_key.is_empty())
+    {
+        return fail(format!(
+            "captcha.provider: is {} while the hcaptcha keys are set; set it to \"hcaptcha\" \
+             to use them, or empty them",
+            provider.name()
+        ));
+    }
+    match provider {
+        CaptchaProvider::Turnstile => Ok(siteverify_keys(
+            "turnstile",
+            &config.turnstile.site_key,
+            &config.turnstile.secret_key,
+            &config.turnstile.verify_url,
+        )?
+        .map(CaptchaSettings::Turnstile)),
         CaptchaProvider::Hcaptcha => {
             let hcaptcha = &config.hcaptcha;
             match siteverify_keys(
@@ -311,12 +335,37 @@ fn captcha(config: &Config) -> Result<Option<CaptchaSettings>, ConfigError> {
                 ),
             }
         }
-        CaptchaProvider::Altcha => Ok(Some(CaptchaSettings::Altcha(AltchaSettings {
-            max_number: config.altcha.max_number.get(),
-            expires_secs: secs(config.altcha.expires_secs.get()),
-        }))),
+        CaptchaProvider::Altcha => {
+            let altcha = &config.altcha;
+            if !ALTCHA_MAX_NUMBER.contains(&altcha.max_number.get()) {
+                return fail(format!(
+                    "altcha.max_number: must be between {} and {} (a browser tries half as \
+                     many hashes on average)",
+                    ALTCHA_MAX_NUMBER.start(),
+                    ALTCHA_MAX_NUMBER.end()
+                ));
+            }
+            if !ALTCHA_EXPIRES_SECS.contains(&altcha.expires_secs.get()) {
+                return fail(format!(
+                    "altcha.expires_secs: must be between {} and {} (a day): a solved \
+                     challenge works that long",
+                    ALTCHA_EXPIRES_SECS.start(),
+                    ALTCHA_EXPIRES_SECS.end()
+                ));
+            }
+            Ok(Some(CaptchaSettings::Altcha(AltchaSettings {
+                max_number: altcha.max_number.get(),
+                expires_secs: secs(altcha.expires_secs.get()),
+            })))
+        }
     }
 }
+
+/// Below a thousand the work is nothing; above a hundred million a phone gives up.
+const ALTCHA_MAX_NUMBER: std::ops::RangeInclusive<u64> = 1_000..=100_000_000;
+/// Long enough to type an address; short enough that solved challenges cannot be
+/// stockpiled for long.
+const ALTCHA_EXPIRES_SECS: std::ops::RangeInclusive<u64> = 30..=86_400;
 
 fn siteverify_keys(
     section: &str,

@@ -87,6 +87,19 @@ impl BaseUrl {
         self.url.host_str().unwrap_or("localhost")
     }
 
+    /// Whether browsers treat pages from here as a secure context (https, or
+    /// the local machine), which Web Crypto, passkeys and ALTCHA's widget need.
+    pub fn is_secure_context(&self) -> bool {
+        let host = self.host();
+        self.is_https()
+            || host == "localhost"
+            || host.ends_with(".localhost")
+            || host == "[::1]"
+            || host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
     /// An absolute URL for `path` (which starts with `/`).
     pub fn join(&self, path: &str) -> String {
         format!("{}{}", self.origin, path)
@@ -134,6 +147,25 @@ mod tests {
             "https://example.com/?a=b",
         ] {
             assert!(BaseUrl::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn secure_contexts_are_https_or_this_machine() {
+        for (url, secure) in [
+            ("https://auth.example.com", true),
+            ("http://localhost:8080", true),
+            ("http://app.localhost", true),
+            ("http://127.0.0.1:8080", true),
+            ("http://[::1]:8080", true),
+            ("http://auth.example.com", false),
+            ("http://192.168.1.10", false),
+        ] {
+            assert_eq!(
+                BaseUrl::parse(url).unwrap().is_secure_context(),
+                secure,
+                "{url}"
+            );
         }
     }
 }

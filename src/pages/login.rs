@@ -239,13 +239,13 @@ fn captcha_widget(widget: Widget, t: Language) -> Markup {
                     hidefooter hidelogo strings=(altcha_strings(t)) {}
             }
         }
-        @if !matches!(widget, Widget::Altcha) {
+        @if let Some(host) = widget.host() {
             // Empty, and so taking no room, unless the widget's script cannot load:
             // then app.js hides the widget and puts the message here. It is on the
             // page from the start because screen readers announce changes to a live
             // region they already know, not a new one.
             div class="captcha-status banner error" role="status"
-                data-captcha-failed=(t.fill("page.captcha_failed", &[("host", &widget.host())])) {}
+                data-captcha-failed=(t.fill("page.captcha_failed", &[("host", &host)])) {}
         }
         noscript { p class="hint" { (t.text("page.captcha_needs_js")) } }
     }

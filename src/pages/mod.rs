@@ -42,12 +42,13 @@ pub enum Widget<'a> {
 }
 
 impl Widget<'_> {
-    /// Where a third party's widget script comes from.
-    fn host(self) -> &'static str {
+    /// The domain a third party's widget comes from, which a content blocker or
+    /// firewall must let through; `None` for ALTCHA, which comes from doorcode.
+    fn host(self) -> Option<&'static str> {
         match self {
-            Widget::Turnstile(_) => "challenges.cloudflare.com",
-            Widget::Hcaptcha(_) => "js.hcaptcha.com",
-            Widget::Altcha => "",
+            Widget::Turnstile(_) => Some("challenges.cloudflare.com"),
+            Widget::Hcaptcha(_) => Some("hcaptcha.com"),
+            Widget::Altcha => None,
         }
     }
 }

@@ -17,6 +17,11 @@ pub const MAIL_LEASE_SECS: i64 = 60;
 /// ("I never got my code").
 pub const KEEP_MAIL_SECS: i64 = 3600;
 
+/// How long a used CAPTCHA answer is remembered after its challenge expired: an
+/// answer checked in the challenge's last second is recorded a moment later, and
+/// instances' clocks differ a little, so the record outlives the expiry a while.
+pub const KEEP_CAPTCHA_SECS: i64 = 300;
+
 /// How long an invitation is kept after it was used, revoked or expired, for
 /// `doorcode invite --list` ("did they ever accept?").
 pub const KEEP_INVITATIONS_SECS: i64 = 90 * 24 * 3600;

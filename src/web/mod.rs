@@ -187,8 +187,14 @@ pub fn content_security_policy(
     } else {
         format!("frame-src{frame}; ")
     };
+    // ALTCHA's widget solves in a worker of its own file.
+    let worker_src = if matches!(captcha, Some(CaptchaSettings::Altcha(_))) {
+        "worker-src 'self'; "
+    } else {
+        ""
+    };
     format!(
-        "default-src 'none'; script-src 'self'{script}; worker-src 'self'; {frame_src}\
+        "default-src 'none'; script-src 'self'{script}; {worker_src}{frame_src}\
          style-src 'self'{style}; img-src {img_src}; connect-src 'self'{connect}; \
          form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
     )

@@ -157,7 +157,7 @@ async fn dump_postgres(url: &str) -> (String, Vec<i64>) {
     (dump, numbers)
 }
 
-async fn connect(url: &str) -> tokio_postgres::Client {
+pub async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to {url}: {e:?}"));

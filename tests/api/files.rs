@@ -88,3 +88,32 @@ fn a_secret_others_can_read_is_warned_about_at_start_up() {
     );
     assert!(log.contains("chmod 600"), "{log}");
 }
+
+#[test]
+fn a_config_file_holding_a_secret_that_others_can_read_is_warned_about_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("doorcode.toml");
+    let key = "ab".repeat(32);
+    std::fs::write(
+        &config,
+        format!("[security]\nsecret_key = \"{key}\"\n[turnstile]\nsite_key = \"1x00000000000000000000AA\"\nsecret_key = \"0xsecret\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let db = dir.path().join("doorcode.db");
+    let env = [
+        ("DOORCODE_DATABASE_PATH", db.display().to_string()),
+        ("DOORCODE_CONFIG", config.display().to_string()),
+    ];
+    let log = serve_with_open_umask(dir.path(), &env);
+    assert!(
+        log.contains(
+            "doorcode.toml holds turnstile.secret_key, security.secret_key and others may read it (mode 644); run chmod 600 on it"
+        ),
+        "{log}"
+    );
+
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let log = serve_with_open_umask(dir.path(), &env);
+    assert!(!log.contains("others may read it"), "{log}");
+}

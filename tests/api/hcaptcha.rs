@@ -20,7 +20,7 @@ async fn spawn_hcaptcha_app(secret: &str, site_key: &str) -> TestApp {
     app.restart_with(|c| c.hcaptcha.verify_url = url).await
 }
 
-async fn test_keys_app() -> TestApp {
+pub async fn spawn_test_keys_app() -> TestApp {
     spawn_hcaptcha_app(
         FakeSiteverify::HCAPTCHA_TEST_SECRET,
         FakeSiteverify::HCAPTCHA_TEST_SITE_KEY,
@@ -39,7 +39,7 @@ async fn login(app: &TestApp, token: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn the_page_shows_hcaptchas_widget_and_siteverify_gets_the_token_and_site_key() {
-    let app = test_keys_app().await;
+    let app = spawn_test_keys_app().await;
     let response = app.get(&browser(), "/login").await;
     let csp = response.headers()["content-security-policy"]
         .to_str()
@@ -62,7 +62,7 @@ async fn the_page_shows_hcaptchas_widget_and_siteverify_gets_the_token_and_site_
     assert!(html.contains(&widget), "{html}");
     assert!(html.contains(r#"src="https://js.hcaptcha.com/1/api.js?hl=en""#));
     assert!(
-        html.contains("allow js.hcaptcha.com"),
+        html.contains("allow hcaptcha.com,"),
         "the message if it cannot load"
     );
     assert!(!html.contains("cf-turnstile"));
@@ -102,6 +102,12 @@ async fn bad_replayed_missing_or_mismatched_tokens_are_a_400_and_send_nothing() 
     let html = bad.text().await.unwrap();
     assert!(alerts(&html).contains("security check"), "{html}");
 
+    let expired = app.siteverify.issue_expired_token();
+    assert_eq!(
+        login(&app, &expired).await.status(),
+        StatusCode::BAD_REQUEST,
+        "expired"
+    );
     let token = app.siteverify.issue_token();
     assert_eq!(login(&app, &token).await.status(), StatusCode::OK);
     assert_eq!(
@@ -149,7 +155,7 @@ async fn bad_replayed_missing_or_mismatched_tokens_are_a_400_and_send_nothing() 
 
 #[tokio::test]
 async fn an_hcaptcha_outage_or_error_is_a_503_never_a_pass() {
-    let app = test_keys_app().await;
+    let app = spawn_test_keys_app().await;
     for status in [500, 503] {
         app.siteverify.set_mode(SiteverifyMode::Status(status));
         let response = login(&app, FakeSiteverify::HCAPTCHA_TEST_TOKEN).await;
@@ -169,7 +175,7 @@ async fn an_hcaptcha_outage_or_error_is_a_503_never_a_pass() {
 
 #[tokio::test]
 async fn a_hanging_hcaptcha_times_out_into_a_503() {
-    let app = test_keys_app().await;
+    let app = spawn_test_keys_app().await;
     app.siteverify.set_mode(SiteverifyMode::Hang);
     let response = login(&app, FakeSiteverify::HCAPTCHA_TEST_TOKEN).await;
     assert_eq!(
@@ -178,4 +184,36 @@ async fn a_hanging_hcaptcha_times_out_into_a_503() {
         "after 5 s"
     );
     assert_eq!(app.count_rows("outbox"), 0);
+}
+
+#[tokio::test]
+async fn the_json_api_takes_an_hcaptcha_token_in_its_token_field() {
+    let app = spawn_hcaptcha_app(
+        FakeSiteverify::HCAPTCHA_SECRET,
+        FakeSiteverify::HCAPTCHA_SITE_KEY,
+    )
+    .await;
+    let token = app.siteverify.issue_token();
+    let start = |token: String| {
+        let url = format!("{}/api/v1/login", app.address);
+        async move {
+            let body = serde_json::json!({"email": "api@example.com", "turnstile_token": token});
+            reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(start(token.clone()).await.status(), StatusCode::OK);
+    let replayed = start(token).await;
+    assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = replayed.json().await.unwrap();
+    assert_eq!(body["error"], "captcha_failed");
+    app.siteverify.set_mode(SiteverifyMode::Status(502));
+    let down = start(app.siteverify.issue_token()).await;
+    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = down.json().await.unwrap();
+    assert_eq!(body["error"], "captcha_unavailable");
 }

@@ -61,6 +61,8 @@ struct State {
     requests: Mutex<Vec<SiteverifyRequest>>,
     /// Tokens from `issue_token`, and whether they have been spent.
     issued: Mutex<HashMap<String, bool>>,
+    /// Issued tokens that have since expired (hCaptcha's `expired-input-response`).
+    expired: Mutex<std::collections::HashSet<String>>,
     /// First answer for each (idempotency_key, token), replayed on retries.
     answered: Mutex<HashMap<(String, String), Value>>,
 }
@@ -133,6 +135,14 @@ impl FakeSiteverify {
             .lock()
             .unwrap()
             .insert(token.clone(), false);
+        token
+    }
+
+    /// A token that was issued, but too long ago: hCaptcha's siteverify answers
+    /// `expired-input-response`.
+    pub fn issue_expired_token(&self) -> String {
+        let token = self.issue_token();
+        self.state.expired.lock().unwrap().insert(token.clone());
         token
     }
 
@@ -293,8 +303,9 @@ fn verify(state: &State, request: &SiteverifyRequest) -> Value {
 }
 
 /// hCaptcha's rules: its test secret passes its test token; `HCAPTCHA_SECRET` passes
-/// issued tokens once (then `invalid-or-already-seen-response`); a `sitekey` that
-/// is not the secret's is `sitekey-secret-mismatch`.
+/// issued tokens once (then `invalid-or-already-seen-response`; an expired one is
+/// `expired-input-response`); a `sitekey` that is not the secret's is
+/// `sitekey-secret-mismatch`.
 fn verify_hcaptcha(state: &State, request: &SiteverifyRequest) -> Value {
     let secret = request.secret.as_deref().unwrap_or_default();
     let token = request.response.as_deref().unwrap_or_default();
@@ -320,6 +331,9 @@ fn verify_hcaptcha(state: &State, request: &SiteverifyRequest) -> Value {
         } else {
             failure("invalid-input-response")
         };
+    }
+    if state.expired.lock().unwrap().contains(token) {
+        return failure("expired-input-response");
     }
     match state.issued.lock().unwrap().get_mut(token) {
         Some(spent @ false) => {

@@ -24,7 +24,7 @@ use tokio_postgres::NoTls;
 pub use copy::CopyReport;
 
 use super::StorageError;
-use super::records::{KEEP_INVITATIONS_SECS, KEEP_MAIL_SECS, Pruned};
+use super::records::{KEEP_CAPTCHA_SECS, KEEP_INVITATIONS_SECS, KEEP_MAIL_SECS, Pruned};
 use crate::rules::WINDOW_SECS;
 
 /// Schema steps; index + 1 is the version a step leaves in `schema_version`.
@@ -151,7 +151,7 @@ impl Postgres {
             client
                 .execute(
                     "DELETE FROM captcha_solutions WHERE expires_at <= $1",
-                    &[&now],
+                    &[&(now - KEEP_CAPTCHA_SECS)],
                 )
                 .await?;
             // Their tokens go with them (`ON DELETE CASCADE`).

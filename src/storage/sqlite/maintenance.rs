@@ -5,7 +5,7 @@ use r2d2_sqlite::rusqlite::params;
 
 use super::{Sqlite, StorageError};
 use crate::rules::WINDOW_SECS;
-use crate::storage::records::{KEEP_INVITATIONS_SECS, KEEP_MAIL_SECS, Pruned};
+use crate::storage::records::{KEEP_CAPTCHA_SECS, KEEP_INVITATIONS_SECS, KEEP_MAIL_SECS, Pruned};
 
 impl Sqlite {
     pub async fn prune(&self, now: i64) -> Result<Pruned, StorageError> {
@@ -32,7 +32,10 @@ impl Sqlite {
                 params![now - KEEP_INVITATIONS_SECS],
             )?;
             tx.execute("DELETE FROM oidc_tokens WHERE expires_at <= ?1", [now])?;
-            tx.execute("DELETE FROM captcha_solutions WHERE expires_at <= ?1", [now])?;
+            tx.execute(
+                "DELETE FROM captcha_solutions WHERE expires_at <= ?1",
+                [now - KEEP_CAPTCHA_SECS],
+            )?;
             // Their tokens go with them (`ON DELETE CASCADE`).
             let grants = tx.execute("DELETE FROM oidc_grants WHERE expires_at <= ?1", [now])?;
             Ok(Pruned { sessions, challenges, rate_events, mail, invitations, grants })

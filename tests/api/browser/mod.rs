@@ -17,6 +17,7 @@ mod driver;
 mod email;
 mod emails;
 mod german;
+mod hcaptcha;
 mod journeys;
 mod keyboard;
 mod modes;
